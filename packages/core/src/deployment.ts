@@ -1,0 +1,166 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { usageError } from './errors';
+
+/**
+ * The deployments/ tree:
+ *   deployments/common/image/           Dockerfile, Dockerfile.trailer, common-scripts/
+ *   deployments/<name>/image/           Dockerfile.custom, Dockerfile (generated), environments/<env>/
+ *   deployments/<name>/deployment.yaml  optional: what the conventions can't say (the root image)
+ */
+
+export interface DebootstrapSource {
+  kind: 'debootstrap';
+  suite: string;
+  variant: string;
+  mirror: string;
+  include: string[];
+}
+export interface PullSource {
+  kind: 'pull';
+}
+export interface RootImageSpec {
+  /** Local tag of the chain's root image (the common Dockerfile's `FROM $ROOT_IMAGE`). */
+  image: string;
+  source: DebootstrapSource | PullSource;
+}
+export interface DeploymentSpec {
+  root: RootImageSpec;
+}
+
+export const DEFAULT_ROOT: RootImageSpec = {
+  image: 'imagewright/debian:bookworm-minbase',
+  source: { kind: 'debootstrap', suite: 'bookworm', variant: 'minbase', mirror: 'http://deb.debian.org/debian', include: [] },
+};
+
+export interface CommonImage {
+  dir: string;
+  dockerfile: string;
+  trailer: string;
+  scriptsDir: string;
+}
+
+export interface Deployment {
+  name: string;
+  dir: string;
+  imageDir: string;
+  /** Generated from Dockerfile.custom + the common trailer (when Dockerfile.custom exists). */
+  dockerfile: string;
+  dockerfileCustom: string | undefined;
+  environmentsDir: string;
+  /** Environment folders under image/environments/ (frozen specs excluded). */
+  environments: string[];
+  spec: DeploymentSpec;
+  specFile: string | undefined;
+}
+
+const NOT_ENVIRONMENTS = new Set(['frozen', 'env-frozen', 'env-chilly']);
+
+const isDir = (path: string) => existsSync(path) && statSync(path).isDirectory();
+
+function subdirs(dir: string): string[] {
+  if (!isDir(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
+}
+
+export class DeploymentTree {
+  readonly deploymentsDir: string;
+  constructor(readonly root: string) {
+    this.deploymentsDir = join(root, 'deployments');
+  }
+
+  /** Deployments: folders of deployments/ with an image/ folder, common excluded. */
+  names(): string[] {
+    return subdirs(this.deploymentsDir).filter((n) => n !== 'common' && isDir(join(this.deploymentsDir, n, 'image')));
+  }
+
+  common(): CommonImage {
+    const dir = join(this.deploymentsDir, 'common', 'image');
+    if (!isDir(dir)) throw usageError(`${dir}: missing (allowed: a checkout with deployments/common/image/)`);
+    return {
+      dir,
+      dockerfile: join(dir, 'Dockerfile'),
+      trailer: join(dir, 'Dockerfile.trailer'),
+      scriptsDir: join(dir, 'common-scripts'),
+    };
+  }
+
+  deployment(name: string): Deployment {
+    const known = this.names();
+    if (!known.includes(name)) {
+      throw usageError(`deployment ${JSON.stringify(name)} not found in ${this.deploymentsDir}: allowed ${known.join(', ') || '(none)'}`);
+    }
+    const dir = join(this.deploymentsDir, name);
+    const imageDir = join(dir, 'image');
+    const custom = join(imageDir, 'Dockerfile.custom');
+    const environmentsDir = join(imageDir, 'environments');
+    const specFile = join(dir, 'deployment.yaml');
+    const hasSpec = existsSync(specFile);
+    return {
+      name,
+      dir,
+      imageDir,
+      dockerfile: join(imageDir, 'Dockerfile'),
+      dockerfileCustom: existsSync(custom) ? custom : undefined,
+      environmentsDir,
+      environments: subdirs(environmentsDir).filter((n) => !NOT_ENVIRONMENTS.has(n)),
+      spec: hasSpec ? parseDeploymentSpec(readFileSync(specFile, 'utf8'), specFile) : { root: DEFAULT_ROOT },
+      specFile: hasSpec ? specFile : undefined,
+    };
+  }
+}
+
+/** Parses deployment.yaml strictly: an unknown key is a config error naming it. */
+export function parseDeploymentSpec(text: string, file = 'deployment.yaml'): DeploymentSpec {
+  const YAML = require('yaml') as typeof import('yaml'); // loaded only when a deployment has a spec
+  let doc: unknown;
+  try {
+    doc = YAML.parse(text) ?? {};
+  } catch (error) {
+    throw usageError(`${file}: not valid YAML (${(error as Error).message.split('\n')[0]})`);
+  }
+  const bad = (path: string, allowed: string) => usageError(`${file}: ${path} is invalid: allowed ${allowed}`);
+  const object = (value: unknown, path: string, keys: string[]): Record<string, unknown> => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad(path, `a mapping with ${keys.join(', ')}`);
+    for (const key of Object.keys(value)) if (!keys.includes(key)) throw bad(`${path}.${key}`, `only keys ${keys.join(', ')}`);
+    return value as Record<string, unknown>;
+  };
+  const string = (value: unknown, path: string, fallback?: string): string => {
+    if (value === undefined && fallback !== undefined) return fallback;
+    if (typeof value !== 'string' || value === '') throw bad(path, 'a non-empty string');
+    return value;
+  };
+
+  const top = object(doc, '(top)', ['root']);
+  if (top.root === undefined) return { root: DEFAULT_ROOT };
+  const root = object(top.root, 'root', ['image', 'debootstrap', 'pull']);
+  const image = string(root.image, 'root.image');
+  if (root.pull !== undefined && root.debootstrap !== undefined) throw bad('root', 'either debootstrap or pull, not both');
+  if (root.pull !== undefined) {
+    if (root.pull !== true) throw bad('root.pull', 'true');
+    return { root: { image, source: { kind: 'pull' } } };
+  }
+  const d = object(root.debootstrap ?? {}, 'root.debootstrap', ['suite', 'variant', 'mirror', 'include']);
+  const defaults = DEFAULT_ROOT.source as DebootstrapSource;
+  const include = d.include ?? [];
+  if (!Array.isArray(include) || include.some((p) => typeof p !== 'string' || !/^[a-z0-9][a-z0-9+.-]*$/.test(p))) {
+    throw bad('root.debootstrap.include', 'a list of Debian package names');
+  }
+  const variant = string(d.variant, 'root.debootstrap.variant', defaults.variant);
+  if (!['minbase', 'buildd', 'fakechroot'].includes(variant)) throw bad('root.debootstrap.variant', 'minbase, buildd or fakechroot');
+  return {
+    root: {
+      image,
+      source: {
+        kind: 'debootstrap',
+        suite: string(d.suite, 'root.debootstrap.suite', defaults.suite),
+        variant,
+        mirror: string(d.mirror, 'root.debootstrap.mirror', defaults.mirror),
+        include: include as string[],
+      },
+    },
+  };
+}

@@ -1,0 +1,6 @@
+export * from './errors';
+export * from './output';
+export * from './config';
+export * from './deployment';
+export * from './cli';
+export { loadConfig, readEnvFile, type Loaded, type LoadOptions } from './load';

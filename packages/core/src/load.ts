@@ -1,0 +1,65 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { type Config, deriveConfig, findRoot, INPUTS, INPUT_NAMES } from './config';
+import { DeploymentTree } from './deployment';
+import { usageError } from './errors';
+
+/** Every name a setup-env file may set that the config reads. */
+const KNOWN = new Set<string>([
+  'IMAGEWRIGHT_ROOT',
+  ...INPUT_NAMES.flatMap((name) => [name, ...((INPUTS[name] as { aliases?: string[] }).aliases ?? [])]),
+]);
+
+/**
+ * Reads a setup-env file without sourcing it into the caller: bash sources it in a child (so
+ * quoting, `$(pwd)` and `${VAR}` behave exactly as for `source setup-env`; it runs in the file's
+ * folder, as users source it from the checkout) and reports what it exported. The template
+ * skips its own `eval "$(image-env --export)"` when IMAGEWRIGHT_ENV_FILE is set.
+ */
+export function readEnvFile(file: string, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const path = resolve(file);
+  if (!existsSync(path)) throw usageError(`--env-file ${file}: no such file (allowed: a setup-env file)`);
+  let out: string;
+  try {
+    out = execFileSync('bash', ['-c', 'set -a; source "$1" >/dev/null; env -0', 'setup-env', path], {
+      cwd: dirname(path),
+      env: { ...env, IMAGEWRIGHT_ENV_FILE: path },
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+      maxBuffer: 16 * 1024 * 1024,
+    });
+  } catch (error) {
+    throw usageError(`--env-file ${file}: bash could not read it (${(error as Error).message.split('\n')[0]})`);
+  }
+  const vars: Record<string, string> = {};
+  for (const entry of out.split('\0')) {
+    const eq = entry.indexOf('=');
+    const key = entry.slice(0, eq);
+    if (eq > 0 && KNOWN.has(key)) vars[key] = entry.slice(eq + 1);
+  }
+  return vars;
+}
+
+export interface LoadOptions {
+  envFile?: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+export interface Loaded {
+  config: Config;
+  tree: DeploymentTree;
+}
+
+/** The one config loader: environment (or --env-file) → validated config of a known deployment. */
+export function loadConfig(options: LoadOptions = {}): Loaded {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const raw: Record<string, string | undefined> = options.envFile ? { ...env, ...readEnvFile(options.envFile, env) } : { ...env };
+  const root = findRoot(raw, options.envFile ? dirname(resolve(cwd, options.envFile)) : cwd);
+  const config = deriveConfig(raw, root);
+  const tree = new DeploymentTree(root);
+  tree.deployment(config.DEPLOYMENT_NAME); // unknown deployment: exit 2 listing the known ones
+  return { config, tree };
+}

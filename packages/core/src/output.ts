@@ -1,0 +1,94 @@
+import type { Writable } from 'node:stream';
+
+/** Terminal vs pipe, colour and JSON conventions shared by all commands. */
+export interface Output {
+  /** stdout is a terminal: progress bars and tables; otherwise plain lines. */
+  readonly tty: boolean;
+  /** colour allowed: a terminal, no NO_COLOR, TERM not dumb. */
+  readonly color: boolean;
+  readonly json: boolean;
+  readonly stdout: Writable & { isTTY?: boolean; columns?: number };
+  readonly stderr: Writable & { isTTY?: boolean; columns?: number };
+  /** A data line on stdout. */
+  line(text?: string): void;
+  /** A progress or log line on stderr (stdout stays clean for pipes). */
+  info(text: string): void;
+  /** A step banner on stderr. */
+  step(text: string): void;
+  /** Pretty JSON on stdout. */
+  printJson(value: unknown): void;
+  /** An aligned table on stdout, like the docker CLI's. */
+  table(headers: string[], rows: string[][]): void;
+  bold(text: string): string;
+  dim(text: string): string;
+  red(text: string): string;
+  green(text: string): string;
+}
+
+export function colorAllowed(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  if (env.TERM === 'dumb') return false;
+  return Boolean(stream.isTTY);
+}
+
+export function createOutput(opts: { json?: boolean; env?: NodeJS.ProcessEnv; stdout?: Output['stdout']; stderr?: Output['stderr'] } = {}): Output {
+  const stdout = opts.stdout ?? process.stdout;
+  const stderr = opts.stderr ?? process.stderr;
+  const color = colorAllowed(stderr, opts.env);
+  const paint = (code: number, reset: number) => (text: string) => (color ? `\x1b[${code}m${text}\x1b[${reset}m` : text);
+  const bold = paint(1, 22);
+  return {
+    tty: Boolean(stdout.isTTY),
+    color,
+    json: Boolean(opts.json),
+    stdout,
+    stderr,
+    line: (text = '') => void stdout.write(`${text}\n`),
+    info: (text) => void stderr.write(`${text}\n`),
+    step: (text) => void stderr.write(`${bold(`==> ${text}`)}\n`),
+    printJson: (value) => void stdout.write(`${JSON.stringify(value, null, 2)}\n`),
+    table: (headers, rows) => void stdout.write(formatTable(headers, rows)),
+    bold,
+    dim: paint(2, 22),
+    red: paint(31, 39),
+    green: paint(32, 39),
+  };
+}
+
+/** Columns padded to the widest cell plus three spaces, as `docker image ls` does. */
+export function formatTable(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const fmt = (cells: string[]) =>
+    cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] + 3))).join('').trimEnd();
+  return [headers, ...rows].map((r) => `${fmt(r)}\n`).join('');
+}
+
+/** Docker's HumanSize: decimal units, three significant digits ("1.23MB", "0B"). */
+export function humanSize(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${Number(value.toPrecision(3))}${units[unit]}`;
+}
+
+/** Docker's HumanDuration (go-units): "About an hour", "3 days"; used as "<duration> ago". */
+export function humanDuration(ms: number): string {
+  const seconds = Math.floor(ms / 1000);
+  if (seconds < 1) return 'Less than a second';
+  if (seconds === 1) return '1 second';
+  if (seconds < 60) return `${seconds} seconds`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes === 1) return 'About a minute';
+  if (minutes < 60) return `${minutes} minutes`;
+  const hours = Math.round(ms / 3_600_000);
+  if (hours === 1) return 'About an hour';
+  if (hours < 48) return `${hours} hours`;
+  if (hours < 24 * 7 * 2) return `${Math.floor(hours / 24)} days`;
+  if (hours < 24 * 30 * 2) return `${Math.floor(hours / 24 / 7)} weeks`;
+  if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24 / 30)} months`;
+  return `${Math.floor(ms / 3_600_000 / 24 / 365)} years`;
+}
