@@ -1,0 +1,60 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+/** The checkout this harness lives in. */
+export const REPO_ROOT = resolve(__dirname, '..', '..', '..');
+
+export interface BinResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a command's built bin (packages/<name>/dist/main.js) as users do: a child process with
+ * its own environment, optional stdin, no TTY.
+ */
+export function runBin(
+  name: string,
+  args: string[] = [],
+  options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {},
+): Promise<BinResult> {
+  const main = join(REPO_ROOT, 'packages', name, 'dist', 'main.js');
+  return new Promise((res, rej) => {
+    const child = spawn(process.execPath, [main, ...args], {
+      cwd: options.cwd ?? REPO_ROOT,
+      env: { ...process.env, NO_COLOR: '1', ...options.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', rej);
+    child.on('close', (code) => res({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+/**
+ * A throwaway checkout with deployments/common/image and deployments/<name>/image, for tests
+ * that need config without touching the real tree. Returns its root.
+ */
+export function tempDeploymentRoot(name = 'testdep', files: Record<string, string> = {}): string {
+  const root = mkdtempSync(join(tmpdir(), 'imagewright-root-'));
+  mkdirSync(join(root, 'deployments', 'common', 'image'), { recursive: true });
+  mkdirSync(join(root, 'deployments', name, 'image', 'environments'), { recursive: true });
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(join(root, path, '..'), { recursive: true });
+    writeFileSync(join(root, path), content);
+  }
+  return root;
+}
+
+/** Environment for a command run against `root`: a personal image ID equal to `image`. */
+export function envFor(root: string, deployment: string, image: string): NodeJS.ProcessEnv {
+  const [repo, tag] = image.split(/:(?=[^/:]+$)/);
+  return { IMAGEWRIGHT_ROOT: root, DEPLOYMENT_NAME: deployment, PERSONAL_IMAGE: '1', IMAGE_REPO: repo, IMAGE_TAG: tag ?? 'latest' };
+}
