@@ -4,3 +4,5 @@ export * from './config';
 export * from './deployment';
 export * from './cli';
 export { loadConfig, readEnvFile, type Loaded, type LoadOptions } from './load';
+export * from './files';
+export * from './setup-env';

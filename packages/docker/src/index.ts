@@ -1,2 +1,4 @@
 export * from './client';
 export * from './progress';
+export * from './build';
+export * from './history';

@@ -1,3 +1,4 @@
 export * from './engine';
 export * from './busybox';
 export * from './bin';
+export * from './registry';

@@ -1,0 +1,3 @@
+export * from './dockerfile';
+export * from './root';
+export * from './chain';

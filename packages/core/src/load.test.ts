@@ -1,0 +1,140 @@
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { findRoot } from './config';
+import { ImagewrightError } from './errors';
+import { loadConfig, readEnvFile } from './load';
+
+const temps: string[] = [];
+afterAll(() => {
+  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A checkout with deployments/common/image, deployments/a/image and deployments/b/image. */
+function checkout(): string {
+  // realpath: bash's $(pwd) reports the physical folder.
+  const root = realpathSync(mkdtempSync(join(tmpdir(), 'imagewright-load-')));
+  temps.push(root);
+  for (const dir of ['common/image', 'a/image', 'b/image']) mkdirSync(join(root, 'deployments', dir), { recursive: true });
+  return root;
+}
+
+/** A minimal environment: nothing from the developer's shell leaks into the config. */
+const cleanEnv = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({ PATH: process.env.PATH, HOME: process.env.HOME, ...extra });
+
+function thrown(fn: () => unknown): ImagewrightError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ImagewrightError);
+    return error as ImagewrightError;
+  }
+  throw new Error('expected an ImagewrightError, nothing was thrown');
+}
+
+describe('readEnvFile', () => {
+  it('reads exports, quotes, $(pwd) as the file folder and ${VAR} expansion', () => {
+    const root = checkout();
+    const file = join(root, 'setup-env');
+    writeFileSync(
+      file,
+      [
+        '# a setup-env like the template',
+        'export DEPLOYMENT_NAME=a',
+        'export IMAGEWRIGHT_ROOT=$(pwd)',
+        'export IMAGE_REPO="${DEPLOYMENT_NAME}-notebooks"',
+        `export IMAGE_RUN_PARS='--rm -e X="a b"'`,
+        'IMAGE_TAG=unexported-but-set-a', // set -a: plain assignments count as sourced
+        'NOT_A_CONFIG_NAME=1',
+        'if [ -n "$IMAGEWRIGHT_ENV_FILE" ]; then export IMAGE_UBUNTU_NAME=skipped-eval; fi',
+        'echo this goes nowhere',
+        '',
+      ].join('\n'),
+    );
+    const vars = readEnvFile(file, cleanEnv());
+    expect(vars.DEPLOYMENT_NAME).toBe('a');
+    expect(vars.IMAGEWRIGHT_ROOT).toBe(root);
+    expect(vars.IMAGE_REPO).toBe('a-notebooks');
+    expect(vars.IMAGE_RUN_PARS).toBe('--rm -e X="a b"');
+    expect(vars.IMAGE_TAG).toBe('unexported-but-set-a');
+    expect(vars.IMAGE_UBUNTU_NAME).toBe('skipped-eval');
+    expect(vars).not.toHaveProperty('NOT_A_CONFIG_NAME');
+    expect(vars).not.toHaveProperty('PATH');
+  });
+
+  it('runs in the file folder even when called from elsewhere (relative path)', () => {
+    const root = checkout();
+    mkdirSync(join(root, 'sub'));
+    writeFileSync(join(root, 'sub', 'env'), 'export IMAGEWRIGHT_ROOT=$(pwd)\n');
+    const relativePath = relative(process.cwd(), join(root, 'sub', 'env'));
+    expect(relativePath.startsWith('/')).toBe(false);
+    expect(readEnvFile(relativePath, cleanEnv()).IMAGEWRIGHT_ROOT).toBe(join(root, 'sub'));
+  });
+
+  it('refuses a missing file with exit 2 naming it', () => {
+    const missing = join(checkout(), 'no-such-setup-env');
+    const e = thrown(() => readEnvFile(missing, cleanEnv()));
+    expect(e.exitCode).toBe(2);
+    expect(e.message).toContain(missing);
+  });
+});
+
+describe('loadConfig', () => {
+  it('loads a known deployment from the environment', () => {
+    const root = checkout();
+    const { config, tree } = loadConfig({ env: cleanEnv({ IMAGEWRIGHT_ROOT: root, DEPLOYMENT_NAME: 'b' }), cwd: '/' });
+    expect(config.IMAGEWRIGHT_ROOT).toBe(root);
+    expect(config.IMAGE_DIR).toBe(join(root, 'deployments', 'b', 'image'));
+    expect(tree.names()).toEqual(['a', 'b']);
+  });
+
+  it('refuses an unknown deployment, listing the known ones', () => {
+    const root = checkout();
+    const e = thrown(() => loadConfig({ env: cleanEnv({ IMAGEWRIGHT_ROOT: root, DEPLOYMENT_NAME: 'zz' }) }));
+    expect(e.exitCode).toBe(2);
+    expect(e.message).toContain('"zz"');
+    expect(e.message).toContain('a, b');
+    expect(e.message).not.toContain('common');
+  });
+
+  it('finds the root from the env file folder and lets the file override the environment', () => {
+    const root = checkout();
+    writeFileSync(join(root, 'setup-env'), 'export DEPLOYMENT_NAME=a\nexport IMAGE_TAG=from-file\n');
+    const { config } = loadConfig({
+      envFile: join(root, 'setup-env'),
+      env: cleanEnv({ DEPLOYMENT_NAME: 'b', IMAGE_TAG: 'from-env', ENVIRONMENT: 'dev' }),
+      cwd: '/',
+    });
+    expect(config.IMAGEWRIGHT_ROOT).toBe(root);
+    expect(config.DEPLOYMENT_NAME).toBe('a');
+    expect(config.IMAGE_TAG).toBe('from-file');
+    expect(config.ENVIRONMENT).toBe('dev'); // not in the file: the environment's value stands
+  });
+});
+
+describe('findRoot', () => {
+  it('walks up from a subfolder to the folder holding deployments/', () => {
+    const root = checkout();
+    const deep = join(root, 'docs', 'notes', 'deeper');
+    mkdirSync(deep, { recursive: true });
+    expect(findRoot({}, deep)).toBe(root);
+    expect(findRoot({}, root)).toBe(root);
+  });
+
+  it('prefers IMAGEWRIGHT_ROOT, resolved against cwd', () => {
+    const root = checkout();
+    const other = checkout();
+    expect(findRoot({ IMAGEWRIGHT_ROOT: root }, other)).toBe(root);
+    expect(findRoot({ IMAGEWRIGHT_ROOT: '..' }, join(root, 'deployments'))).toBe(root);
+  });
+
+  it('refuses IMAGEWRIGHT_ROOT without deployments/, exit 2 naming it', () => {
+    const bare = realpathSync(mkdtempSync(join(tmpdir(), 'imagewright-bare-')));
+    temps.push(bare);
+    const e = thrown(() => findRoot({ IMAGEWRIGHT_ROOT: bare }, '/'));
+    expect(e.exitCode).toBe(2);
+    expect(e.message).toContain(`IMAGEWRIGHT_ROOT=${bare}`);
+    expect(e.message).toContain('deployments/');
+  });
+});

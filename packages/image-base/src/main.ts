@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+import { command } from '@imagewright/core';
+
+command({
+  name: 'image-base',
+  summary: 'Make or reuse the root image of the deployment chain (debootstrap, or pull).',
+  description:
+    'The root is named by deployments/<name>/deployment.yaml (default: Debian bookworm minbase made\n' +
+    'with debootstrap and imported as one layer through the Engine API). An existing root is reused\n' +
+    'unless --rebuild; a replaced one keeps a <tag>-previous backup tag.',
+  config: true,
+  json: true,
+  options: { rebuild: { type: 'boolean', description: 'make (or pull) the root again even when it exists' } },
+  async run({ values, out, env, loaded: { config, tree } }) {
+    const { connectEngine } = require('@imagewright/docker') as typeof import('@imagewright/docker');
+    const { ensureRootImage } = require('@imagewright/build') as typeof import('@imagewright/build');
+    const engine = await connectEngine(env);
+    const { root } = tree.deployment(config.DEPLOYMENT_NAME).spec;
+    const result = await ensureRootImage(engine, root, { rebuild: Boolean(values.rebuild) });
+    if (out.json) return out.printJson(result);
+    out.line(`${result.ref} ${result.id} ${result.action}${result.backup ? ` (previous kept as ${result.backup})` : ''}`);
+  },
+});

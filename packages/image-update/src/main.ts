@@ -1,0 +1,19 @@
+#!/usr/bin/env node
+import { command } from '@imagewright/core';
+
+command({
+  name: 'image-update',
+  summary: "Generate the deployment's Dockerfile from Dockerfile.custom + the common Dockerfile.trailer.",
+  description:
+    'A replaced Dockerfile is kept as Dockerfile.bak. Nothing else is touched: unlike the original,\n' +
+    'uncommitted frozen specs are never reverted. Without Dockerfile.custom the Dockerfile is left alone.',
+  config: true,
+  json: true,
+  run({ out, loaded: { config, tree } }) {
+    const { updateDockerfile } = require('@imagewright/build') as typeof import('@imagewright/build');
+    const result = updateDockerfile(tree.deployment(config.DEPLOYMENT_NAME), tree.common());
+    if (out.json) return out.printJson(result);
+    const note = { written: 'written', unchanged: 'unchanged', 'opted-out': 'left alone (no Dockerfile.custom)' }[result.status];
+    out.line(`${result.path}: ${note}${result.backup ? ` (previous kept as ${result.backup})` : ''}`);
+  },
+});
