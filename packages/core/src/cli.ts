@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { EXIT, ImagewrightError, usageError } from './errors';
-import type { Loaded } from './load';
+import { loadConfig, type Loaded } from './load';
 import { createOutput, type Output } from './output';
 
 export interface OptionSpec {
@@ -138,7 +138,6 @@ export async function runCommand(spec: CommandSpec, argv: string[], io: RunIO = 
     const out = io.out ?? createOutput({ json: Boolean(values.json), env });
     let loaded = undefined as unknown as Loaded;
     if (spec.config) {
-      const { loadConfig } = require('./load') as typeof import('./load');
       loaded = loadConfig({ envFile: values['env-file'] as string | undefined, env });
     }
     const code = await spec.run({ values, positionals, out, env, loaded });

@@ -102,6 +102,14 @@ describe('deriveConfig: aliases', () => {
     expect(c.REGISTRY_HOST).toBe('123456789012.dkr.ecr.ap-southeast-2.amazonaws.com');
   });
 
+  it('names the alias that was set when its value is invalid', () => {
+    const account = configError({ ...base, ACCOUNT_ID: '12345', AWS_REGION: 'us-east-1' });
+    expect(account.exitCode).toBe(2);
+    expect(account.message).toMatch(/^ACCOUNT_ID="12345" is invalid: allowed a 12-digit/);
+    const region = configError({ ...base, ECR_ACCOUNT_ID: '123456789012', AWS_DEFAULT_REGION: 'nowhere' });
+    expect(region.message).toMatch(/^AWS_DEFAULT_REGION="nowhere" is invalid/);
+  });
+
   it('refuses ECR without a region, naming AWS_REGION', () => {
     const e = configError({ ...base, ECR_ACCOUNT_ID: '123456789012' });
     expect(e.exitCode).toBe(2);

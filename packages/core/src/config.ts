@@ -131,7 +131,8 @@ function readInput(name: InputName, raw: RawEnv): string | undefined {
   }
   const value = set[0]?.[1] ?? spec.default?.(raw);
   if (value !== undefined && spec.pattern && !spec.pattern.test(value)) {
-    throw usageError(`${name}=${JSON.stringify(value)} is invalid: allowed ${spec.allowed}`);
+    // Name the variable actually set (an alias such as ACCOUNT_ID), not the canonical name.
+    throw usageError(`${set[0]?.[0] ?? name}=${JSON.stringify(value)} is invalid: allowed ${spec.allowed}`);
   }
   return value;
 }

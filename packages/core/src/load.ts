@@ -20,6 +20,13 @@ const KNOWN = new Set<string>([
 export function readEnvFile(file: string, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const path = resolve(file);
   if (!existsSync(path)) throw usageError(`--env-file ${file}: no such file (allowed: a setup-env file)`);
+  // Syntax first (bash -n runs nothing): a broken file must not be half-read.
+  try {
+    execFileSync('bash', ['-n', path], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  } catch (error) {
+    const detail = String((error as { stderr?: string }).stderr ?? '').trim().split('\n')[0];
+    throw usageError(`--env-file ${file}: not valid shell (${detail.replace(`${path}: `, '')})`);
+  }
   let out: string;
   try {
     out = execFileSync('bash', ['-c', 'set -a; source "$1" >/dev/null; env -0', 'setup-env', path], {
@@ -56,8 +63,9 @@ export interface Loaded {
 export function loadConfig(options: LoadOptions = {}): Loaded {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
-  const raw: Record<string, string | undefined> = options.envFile ? { ...env, ...readEnvFile(options.envFile, env) } : { ...env };
-  const root = findRoot(raw, options.envFile ? dirname(resolve(cwd, options.envFile)) : cwd);
+  const envFile = options.envFile ? resolve(cwd, options.envFile) : undefined;
+  const raw: Record<string, string | undefined> = envFile ? { ...env, ...readEnvFile(envFile, env) } : { ...env };
+  const root = findRoot(raw, envFile ? dirname(envFile) : cwd);
   const config = deriveConfig(raw, root);
   const tree = new DeploymentTree(root);
   tree.deployment(config.DEPLOYMENT_NAME); // unknown deployment: exit 2 listing the known ones

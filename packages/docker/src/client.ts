@@ -30,8 +30,9 @@ export function engineAddress(env: NodeJS.ProcessEnv = process.env): EngineAddre
     case 'tcp:':
     case 'http:':
     case 'https:': {
-      // As the docker CLI: TLS when DOCKER_TLS_VERIFY is set (or https://), certs from DOCKER_CERT_PATH.
-      const tls = url.protocol === 'https:' || (env.DOCKER_TLS_VERIFY !== undefined && env.DOCKER_TLS_VERIFY !== '' && env.DOCKER_TLS_VERIFY !== '0');
+      // As the docker CLI: TLS when DOCKER_TLS_VERIFY has any non-empty value (even "0"), certs
+      // from DOCKER_CERT_PATH (default ~/.docker).
+      const tls = url.protocol === 'https:' || Boolean(env.DOCKER_TLS_VERIFY);
       const port = url.port || (tls ? '2376' : '2375');
       if (!tls) return { url: host, modem: { protocol: 'http', host: url.hostname, port } };
       const certPath = env.DOCKER_CERT_PATH || join(homedir(), '.docker');

@@ -2,6 +2,15 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { INPUTS } from '@imagewright/core';
+
+/** The caller's sourced setup-env must not leak into tests: config inputs are not inherited. */
+function inheritedEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  const names = Object.entries(INPUTS).flatMap(([name, spec]) => [name, ...((spec as { aliases?: string[] }).aliases ?? [])]);
+  for (const name of [...names, 'IMAGEWRIGHT_ROOT', 'IMAGEWRIGHT_ENV_FILE']) delete env[name];
+  return env;
+}
 
 /** The checkout this harness lives in. */
 export const REPO_ROOT = resolve(__dirname, '..', '..', '..');
@@ -25,7 +34,7 @@ export function runBin(
   return new Promise((res, rej) => {
     const child = spawn(process.execPath, [main, ...args], {
       cwd: options.cwd ?? REPO_ROOT,
-      env: { ...process.env, NO_COLOR: '1', ...options.env },
+      env: { ...inheritedEnv(), NO_COLOR: '1', ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -1,0 +1,110 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ImagewrightError } from '@imagewright/core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { connectEngine, engineAddress } from './client';
+
+const temps: string[] = [];
+afterAll(() => {
+  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A DOCKER_CERT_PATH-like folder with the given files, each holding a distinct text. */
+function certDir(names: string[]): string {
+  const dir = mkdtempSync(join(tmpdir(), 'imagewright-certs-'));
+  temps.push(dir);
+  for (const name of names) writeFileSync(join(dir, name), `-----PEM ${name} ${Math.random()}-----\n`);
+  return dir;
+}
+
+function thrown(fn: () => unknown): ImagewrightError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ImagewrightError);
+    return error as ImagewrightError;
+  }
+  throw new Error('expected an ImagewrightError, nothing was thrown');
+}
+
+describe('engineAddress', () => {
+  it('defaults to the local unix socket when DOCKER_HOST is unset or empty', () => {
+    for (const env of [{}, { DOCKER_HOST: '' }]) {
+      expect(engineAddress(env)).toEqual({ url: 'unix:///var/run/docker.sock', modem: { socketPath: '/var/run/docker.sock' } });
+    }
+  });
+
+  it('reads unix:// paths', () => {
+    expect(engineAddress({ DOCKER_HOST: 'unix:///run/user/1000/docker.sock' })).toEqual({
+      url: 'unix:///run/user/1000/docker.sock',
+      modem: { socketPath: '/run/user/1000/docker.sock' },
+    });
+  });
+
+  it('reads tcp:// without TLS as plain HTTP, port 2375 by default', () => {
+    expect(engineAddress({ DOCKER_HOST: 'tcp://10.1.2.3:2380' })).toEqual({
+      url: 'tcp://10.1.2.3:2380',
+      modem: { protocol: 'http', host: '10.1.2.3', port: '2380' },
+    });
+    expect(engineAddress({ DOCKER_HOST: 'tcp://docker.example' }).modem).toEqual({ protocol: 'http', host: 'docker.example', port: '2375' });
+  });
+
+  it('reads tcp:// with DOCKER_TLS_VERIFY=1 as HTTPS with the certs of DOCKER_CERT_PATH', () => {
+    const dir = certDir(['ca.pem', 'cert.pem', 'key.pem']);
+    const address = engineAddress({ DOCKER_HOST: 'tcp://docker.example:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: dir });
+    const modem = address.modem as Record<string, unknown>;
+    expect(address.url).toBe('tcp://docker.example:2376');
+    expect(modem).toMatchObject({ protocol: 'https', host: 'docker.example', port: '2376' });
+    for (const [key, file] of [['ca', 'ca.pem'], ['cert', 'cert.pem'], ['key', 'key.pem']]) {
+      expect(String(modem[key])).toBe(readFileSync(join(dir, file), 'utf8'));
+    }
+    // TLS changes the default port too.
+    expect(engineAddress({ DOCKER_HOST: 'tcp://docker.example', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: dir }).modem.port).toBe('2376');
+  });
+
+  it('refuses TLS with a missing cert, exit 2 naming DOCKER_CERT_PATH and the file', () => {
+    const dir = certDir(['ca.pem', 'key.pem']);
+    const e = thrown(() => engineAddress({ DOCKER_HOST: 'tcp://docker.example:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: dir }));
+    expect(e.exitCode).toBe(2);
+    expect(e.message).toContain(`DOCKER_CERT_PATH=${dir}`);
+    expect(e.message).toContain('cert.pem');
+  });
+
+  it('reads ssh://user@host:port', () => {
+    const address = engineAddress({ DOCKER_HOST: 'ssh://deploy@build.example:2222', SSH_AUTH_SOCK: '/tmp/agent.sock' });
+    expect(address.url).toBe('ssh://deploy@build.example:2222');
+    expect(address.modem).toMatchObject({ protocol: 'ssh', host: 'build.example', port: '2222', username: 'deploy' });
+    expect(engineAddress({ DOCKER_HOST: 'ssh://build.example' }).modem).toMatchObject({ port: '22', username: undefined });
+  });
+
+  it('refuses other schemes and non-URLs with exit 2 naming DOCKER_HOST', () => {
+    for (const host of ['ftp://docker.example', 'npipe:////./pipe/docker_engine', 'not a url', 'localhost:2375']) {
+      const e = thrown(() => engineAddress({ DOCKER_HOST: host }));
+      expect(e.exitCode).toBe(2);
+      expect(e.message).toContain(`DOCKER_HOST=${host}`);
+      expect(e.message).toContain('unix://');
+    }
+  });
+});
+
+describe('connectEngine', () => {
+  for (const host of ['unix:///nonexistent.sock', 'tcp://127.0.0.1:1']) {
+    it(`refuses an unreachable engine at ${host} with exit 2 naming it`, async () => {
+      const error = await connectEngine({ DOCKER_HOST: host }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(ImagewrightError);
+      expect((error as ImagewrightError).exitCode).toBe(2);
+      expect((error as ImagewrightError).message).toContain(host);
+      expect((error as ImagewrightError).message).toContain('DOCKER_HOST');
+    });
+  }
+
+  it('connects to the running engine at the default socket', async () => {
+    const engine = await connectEngine({});
+    const version = await engine.version();
+    expect(version.ApiVersion).toMatch(/^\d+\.\d+$/);
+  });
+});

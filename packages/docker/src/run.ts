@@ -1,0 +1,220 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Duplex, Readable, Writable } from 'node:stream';
+import { type Config, failure, usageError } from '@imagewright/core';
+import type Dockerode from 'dockerode';
+import type { Engine } from './client';
+import { emptyRunFlags, mergeRunFlags, type RunFlags, toCreateOptions } from './run-flags';
+
+export type RunStdin = Readable & { isTTY?: boolean; setRawMode?(mode: boolean): unknown };
+export type RunStdout = Writable & { isTTY?: boolean; columns?: number; rows?: number };
+
+export interface RunContainerOptions {
+  image: string;
+  /** Empty or absent: the image's CMD. Passed as argv, never through a shell. */
+  cmd?: string[];
+  flags?: RunFlags;
+  /** Relative bind-mount sources in `flags` resolve against this. */
+  cwd?: string;
+  stdin?: RunStdin;
+  stdout?: RunStdout;
+  stderr?: Writable;
+  /** Attach stdin (`-i`); default flags.interactive. */
+  interactive?: boolean;
+  /** Allocate a TTY (`-t`); default flags.tty. */
+  tty?: boolean;
+  /** Called with the container's ID once it exists (image-dev reports it at the end). */
+  onCreate?(id: string): void;
+}
+
+interface WaitAnswer {
+  StatusCode: number;
+  Error?: { Message?: string } | null;
+}
+
+const engineMessage = (error: unknown) =>
+  String((error as { json?: { message?: string } }).json?.message ?? (error as Error).message ?? error).trim();
+
+/**
+ * Starts a wait on the Engine and resolves once the Engine has registered it (it sends the
+ * response headers then, the status code only at exit). dockerode's wait() resolves only at
+ * exit, so start() after it would race a fast container (above all a --rm one, gone before a
+ * late wait could find it).
+ */
+function registerWait(engine: Engine, id: string, condition: 'next-exit' | 'removed'): Promise<{ exit: Promise<WaitAnswer>; cancel(): void }> {
+  return new Promise((registered, reject) => {
+    engine.modem.dial(
+      {
+        path: `/containers/${id}/wait?`,
+        method: 'POST',
+        isStream: true,
+        statusCodes: { 200: true, 400: 'bad parameter', 404: 'no such container', 500: 'server error' },
+        options: { condition },
+      },
+      (error, result) => {
+        if (error) return reject(error);
+        const response = result as Readable;
+        let cancelled = false;
+        const exit = new Promise<WaitAnswer>((ok, fail) => {
+          let body = '';
+          response.setEncoding('utf8');
+          response.on('data', (chunk: string) => (body += chunk));
+          response.on('end', () => {
+            try {
+              ok(JSON.parse(body) as WaitAnswer);
+            } catch {
+              fail(failure(`the Engine's wait answer is not JSON: ${body.slice(0, 200)}`));
+            }
+          });
+          response.on('error', (e) => (cancelled ? undefined : fail(failure(`waiting for container ${id.slice(0, 12)} failed: ${e.message}`, e))));
+        });
+        registered({
+          exit,
+          cancel: () => {
+            cancelled = true;
+            exit.catch(() => undefined);
+            response.destroy();
+          },
+        });
+      },
+    );
+  });
+}
+
+/** After the exit, output still in flight gets this long before the attach stream is dropped. */
+const OUTPUT_GRACE_MS = 5000;
+
+/**
+ * `docker run` without the CLI: create, attach before start (stdin too when interactive), wait
+ * registered before start, start; output demuxed to stdout/stderr (raw with a TTY). Resolves to
+ * the container's exit code. Piped stdin is sent then half-closed at EOF, so the container sees
+ * end of input and `echo 'echo hi' | image-sh` works. Without a TTY, SIGINT/SIGTERM go to the
+ * container (docker's sig-proxy); with one, the terminal is in raw mode and ^C is a keystroke.
+ */
+export async function runContainer(engine: Engine, options: RunContainerOptions): Promise<number> {
+  const flags = options.flags ?? emptyRunFlags();
+  const interactive = options.interactive ?? flags.interactive;
+  const tty = options.tty ?? flags.tty;
+  const stdin = options.stdin ?? process.stdin;
+  const stdout = options.stdout ?? process.stdout;
+  const stderr = options.stderr ?? process.stderr;
+  if (tty && interactive && !stdin.isTTY) {
+    throw usageError('-t with -i needs a terminal on stdin, and stdin is not one: drop -t (docker run refuses this too)');
+  }
+
+  let container: Dockerode.Container;
+  try {
+    container = await engine.createContainer(toCreateOptions({ ...flags, interactive, tty }, { image: options.image, cmd: options.cmd, cwd: options.cwd }));
+  } catch (error) {
+    const message = engineMessage(error);
+    if ((error as { statusCode?: number }).statusCode === 404 && /no such image/i.test(message)) {
+      throw failure(`image ${options.image} not found locally: run image-build (or image-pull)`, error);
+    }
+    throw failure(`cannot create a container of ${options.image}: ${message}`, error);
+  }
+  options.onCreate?.(container.id);
+
+  const cleanups: (() => void)[] = [];
+  let started = false;
+  try {
+    const sock = (await container.attach({ stream: true, hijack: true, stdin: interactive, stdout: true, stderr: true })) as unknown as Duplex;
+    cleanups.push(() => sock.destroy());
+    // A write after the container closed its side (EPIPE, reset) is not the run's outcome: wait says that.
+    sock.on('error', () => undefined);
+    const outputDone = new Promise<void>((done) => {
+      sock.once('end', done);
+      sock.once('close', done);
+    });
+    if (tty) sock.on('data', (chunk: Buffer) => stdout.write(chunk));
+    else engine.modem.demuxStream(sock, stdout, stderr);
+
+    // With --rm the container may be gone before a next-exit wait returns: wait for its removal then.
+    const wait = await registerWait(engine, container.id, flags.rm ? 'removed' : 'next-exit');
+    cleanups.push(() => wait.cancel());
+
+    if (interactive) {
+      if (tty) {
+        stdin.setRawMode?.(true);
+        cleanups.push(() => stdin.setRawMode?.(false));
+      }
+      // pipe() ends the socket's write side at EOF: a half-close, the output keeps coming.
+      stdin.pipe(sock);
+      cleanups.push(() => {
+        stdin.unpipe(sock);
+        stdin.pause(); // lets the process exit although stdin is still open
+      });
+    }
+
+    try {
+      await container.start();
+      started = true;
+    } catch (error) {
+      throw failure(`cannot start ${options.cmd?.length ? JSON.stringify(options.cmd.join(' ')) : 'the image CMD'} in ${options.image}: ${engineMessage(error)}`, error);
+    }
+
+    if (tty) {
+      const resize = () => {
+        if (stdout.isTTY && stdout.columns && stdout.rows) container.resize({ h: stdout.rows, w: stdout.columns }).catch(() => undefined);
+      };
+      resize();
+      stdout.on('resize', resize); // Node emits it on SIGWINCH
+      cleanups.push(() => stdout.off('resize', resize));
+    } else {
+      const forward = (signal: NodeJS.Signals) => void container.kill({ signal }).catch(() => undefined);
+      process.on('SIGINT', forward);
+      process.on('SIGTERM', forward);
+      cleanups.push(() => {
+        process.off('SIGINT', forward);
+        process.off('SIGTERM', forward);
+      });
+    }
+
+    const answer = await wait.exit;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([outputDone, new Promise((done) => (timer = setTimeout(done, OUTPUT_GRACE_MS)))]);
+    clearTimeout(timer);
+    return answer.StatusCode;
+  } finally {
+    for (const cleanup of cleanups.reverse()) cleanup();
+    // A --rm container that never ran is not removed by the Engine.
+    if (!started && flags.rm) await container.remove({ force: true }).catch(() => undefined);
+  }
+}
+
+// ---- Presets shared by image-sh, image-root-sh and image-dev ----
+
+/**
+ * The interactive shell: bash with the image's rc file when the image has bash, else sh. The
+ * choice is made inside the container, so it costs no extra container or image inspection.
+ */
+export const INTERACTIVE_SHELL = ['/bin/sh', '-c', 'command -v bash >/dev/null 2>&1 && exec bash --rcfile /etc/bash.bashrc || exec sh'];
+
+/** `-i` always, `-t` only when stdin is a terminal (so a piped script works), `-u 0:0` for root. */
+export function shellFlags(base: RunFlags, stdinIsTTY: boolean, options: { root?: boolean } = {}): RunFlags {
+  return mergeRunFlags(base, { interactive: true, tty: stdinIsTTY, ...(options.root ? { user: '0:0' } : {}) });
+}
+
+/** Label on image-dev containers (value: the deployment), to find the ones left behind. */
+export const DEV_LABEL = 'imagewright.image-dev';
+
+/**
+ * image-dev's flags: none of IMAGE_RUN_PARS and no --rm (the stopped container keeps what was
+ * done in it); the deployment's sources mounted read-write; JH_DEVELOP=1; an interactive shell.
+ */
+export function devRunFlags(config: Pick<Config, 'COMMON_DIR' | 'IMAGE_DIR' | 'DEPLOYMENT_NAME'>, stdinIsTTY: boolean): RunFlags {
+  const mounts: [string, string, boolean][] = [
+    [join(config.COMMON_DIR, 'common-scripts'), '/opt/common-scripts', true],
+    [join(config.COMMON_DIR, 'common-env'), '/opt/common-env', false],
+    [join(config.IMAGE_DIR, 'environments'), '/opt/environments', true],
+  ];
+  const volumes: RunFlags['volumes'] = [];
+  for (const [source, target, required] of mounts) {
+    if (existsSync(source)) volumes.push({ kind: 'bind', source, target, options: ['rw'] });
+    // The Engine would create a missing source as an empty root-owned folder in the checkout.
+    else if (required) throw usageError(`${source}: missing (allowed: a checkout with that folder, mounted at ${target})`);
+  }
+  return shellFlags(
+    mergeRunFlags(emptyRunFlags(), { volumes, env: ['JH_DEVELOP=1'], labels: { [DEV_LABEL]: config.DEPLOYMENT_NAME } }),
+    stdinIsTTY,
+  );
+}
