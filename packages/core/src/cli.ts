@@ -17,8 +17,8 @@ export interface CommandContext {
   positionals: string[];
   out: Output;
   env: NodeJS.ProcessEnv;
-  /** Loaded when the command declares `config: true`. */
-  loaded: Loaded;
+  /** The config (`config: true`: loaded before run; 'lazy': on first access). */
+  readonly loaded: Loaded;
 }
 
 export interface CommandSpec {
@@ -31,8 +31,11 @@ export interface CommandSpec {
   passThrough?: boolean;
   description?: string;
   options?: Record<string, OptionSpec>;
-  /** Reads setup-env config (adds --env-file). */
-  config?: boolean;
+  /**
+   * Reads setup-env config (adds --env-file): true loads and validates it before run;
+   * 'lazy' loads it on first use of ctx.loaded (a command that may not need it).
+   */
+  config?: boolean | 'lazy';
   /** Prints data (adds --json). */
   json?: boolean;
   run(ctx: CommandContext): Promise<number | void> | number | void;
@@ -112,6 +115,7 @@ function parse(spec: CommandSpec, argv: string[]) {
     throw usageError(message.split('\n')[0]);
   }
   const positionals = spec.passThrough ? rest : parsed.positionals;
+  if (parsed.values.help) return { values: parsed.values as CommandContext['values'], positionals };
   const { min = 0, max = spec.passThrough ? Infinity : 0 } = spec.positionals ?? {};
   if (positionals.length < min) throw usageError(`missing argument: usage: ${spec.name} [OPTIONS] ${spec.args ?? ''}`.trim());
   if (positionals.length > max) {
@@ -136,11 +140,19 @@ export async function runCommand(spec: CommandSpec, argv: string[], io: RunIO = 
       return EXIT.ok;
     }
     const out = io.out ?? createOutput({ json: Boolean(values.json), env });
-    let loaded = undefined as unknown as Loaded;
-    if (spec.config) {
-      loaded = loadConfig({ envFile: values['env-file'] as string | undefined, env });
-    }
-    const code = await spec.run({ values, positionals, out, env, loaded });
+    let loaded: Loaded | undefined;
+    const load = () => (loaded ??= loadConfig({ envFile: values['env-file'] as string | undefined, env }));
+    if (spec.config === true) load();
+    const ctx: CommandContext = {
+      values,
+      positionals,
+      out,
+      env,
+      get loaded() {
+        return load();
+      },
+    };
+    const code = await spec.run(ctx);
     return code ?? EXIT.ok;
   } catch (error) {
     if (error instanceof ImagewrightError) {

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { type Config, deriveConfig, findRoot, INPUTS, INPUT_NAMES } from './config';
@@ -18,6 +17,8 @@ const KNOWN = new Set<string>([
  * skips its own `eval "$(image-env --export)"` when IMAGEWRIGHT_ENV_FILE is set.
  */
 export function readEnvFile(file: string, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  // Loaded here, not at the top: every bin's --help loads this module.
+  const { execFileSync } = require('node:child_process') as typeof import('node:child_process');
   const path = resolve(file);
   if (!existsSync(path)) throw usageError(`--env-file ${file}: no such file (allowed: a setup-env file)`);
   // Syntax first (bash -n runs nothing): a broken file must not be half-read.

@@ -55,24 +55,56 @@ export function createOutput(opts: { json?: boolean; env?: NodeJS.ProcessEnv; st
   };
 }
 
-/** Columns padded to the widest cell plus three spaces, as `docker image ls` does. */
+/**
+ * Columns as the docker CLI's tabwriter lays them out (minwidth 10, padding 3): every column but
+ * the last is padded to max(widest cell + 3, 10); the last is not padded.
+ */
 export function formatTable(headers: string[], rows: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const fmt = (cells: string[]) =>
-    cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] + 3))).join('').trimEnd();
+  const widths = headers.map((h, i) => Math.max(10, 3 + Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length))));
+  const fmt = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('');
   return [headers, ...rows].map((r) => `${fmt(r)}\n`).join('');
 }
 
-/** Docker's HumanSize: decimal units, three significant digits ("1.23MB", "0B"). */
+/**
+ * Go's %.<precision>g: round half to even on the exact binary value (toFixed is exact), trailing
+ * zeros dropped, exponent form when the exponent is < -4 or >= precision ("1e+03").
+ */
+export function formatG(value: number, precision: number): string {
+  if (value === 0) return '0';
+  const sign = value < 0 ? '-' : '';
+  const [int, frac = ''] = Math.abs(value).toFixed(60).split('.');
+  const all = int + frac;
+  const first = all.search(/[1-9]/);
+  let exponent = int.length - 1 - first;
+  const kept = all.slice(first, first + precision).padEnd(precision, '0');
+  const rest = all.slice(first + precision);
+  let digits = BigInt(kept);
+  const half = rest.length > 0 && rest[0] === '5' && /^5?0*$/.test(rest);
+  if ((rest[0] ?? '0') > '5' || (rest[0] === '5' && !half) || (half && digits % 2n === 1n)) digits += 1n;
+  let text = digits.toString();
+  if (text.length > precision) {
+    exponent += 1;
+    text = text.slice(0, precision);
+  }
+  const trim = (s: string) => (s.includes('.') ? s.replace(/0+$/, '').replace(/\.$/, '') : s);
+  if (exponent < -4 || exponent >= precision) {
+    const mantissa = trim(`${text[0]}.${text.slice(1)}`);
+    return `${sign}${mantissa}e${exponent < 0 ? '-' : '+'}${String(Math.abs(exponent)).padStart(2, '0')}`;
+  }
+  if (exponent < 0) return `${sign}${trim(`0.${'0'.repeat(-exponent - 1)}${text}`)}`;
+  return `${sign}${trim(`${text.slice(0, exponent + 1)}.${text.slice(exponent + 1)}`)}`;
+}
+
+/** Docker's HumanSize: decimal units, Go's %.3g ("1.23MB", "0B", "1e+03kB"). */
 export function humanSize(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB'];
+  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB', 'ZB', 'YB'];
   let value = bytes;
   let unit = 0;
   while (value >= 1000 && unit < units.length - 1) {
     value /= 1000;
     unit++;
   }
-  return `${Number(value.toPrecision(3))}${units[unit]}`;
+  return `${formatG(value, 3)}${units[unit]}`;
 }
 
 /** Docker's HumanDuration (go-units): "About an hour", "3 days"; used as "<duration> ago". */

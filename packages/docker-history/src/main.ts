@@ -11,16 +11,18 @@ command({
     'listed first). Newest step first; <missing> marks steps whose image was built elsewhere.',
     '--json prints exact values: createdBy untouched, size in bytes, created as ISO 8601.',
   ].join('\n'),
-  config: true,
+  config: 'lazy',
   json: true,
   options: {
     quiet: { type: 'boolean', short: 'q', description: 'print only the image IDs' },
     human: { type: 'boolean', short: 'H', description: 'ages and decimal sizes (the default)' },
     'no-human': { type: 'boolean', description: 'creation times as RFC 3339 and sizes in bytes' },
   },
-  async run({ values, positionals, out, env, loaded }) {
+  async run(ctx) {
+    const { values, positionals, out, env } = ctx;
     if (values.human && values['no-human']) throw usageError('--human and --no-human conflict: give at most one');
-    const ref = positionals[0] ?? loaded.config.IMAGE_ID;
+    // Config only when no IMAGE is named: `docker-history alpine` works outside a checkout.
+    const ref = positionals[0] ?? ctx.loaded.config.IMAGE_ID;
     if (ref === '') throw usageError('IMAGE is empty: allowed a local image reference or ID');
     // Loaded here, not at the top: --help and usage errors never pay for the engine client.
     const { connectEngine, imageHistory, historyJson, historyTable } = require('@imagewright/docker') as typeof import('@imagewright/docker');

@@ -34,14 +34,12 @@ describe('humanSize = go-units HumanSizeWithPrecision(size, 3), as docker histor
     expect(humanSize(1984238)).toBe('1.98MB');
   });
 
-  // Known divergences, seen from docker CLI 28.2.2 (`docker history` of layers of exactly these
-  // sizes): Go's %.3g rounds exact ties to even and switches to an exponent at 1000; JS
-  // toPrecision rounds ties up and Number() drops the exponent. `it.fails` records them: when
-  // core's humanSize is fixed these start failing, and should become plain `it`.
-  it.fails('KNOWN DIVERGENCE: an exact tie rounds to even (1125 B is "1.12kB" in docker)', () => {
+  // Seen from docker CLI 28.2.2 (`docker history` of layers of exactly these sizes): Go's %.3g
+  // rounds exact ties to even and switches to an exponent at 1000.
+  it('an exact tie rounds to even (1125 B is "1.12kB" in docker)', () => {
     expect(humanSize(1125)).toBe('1.12kB');
   });
-  it.fails('KNOWN DIVERGENCE: 999.5+ of a unit prints as "1e+03" (999500 B is "1e+03kB" in docker)', () => {
+  it('999.5+ of a unit prints as "1e+03" (999500 B is "1e+03kB" in docker)', () => {
     expect(humanSize(999500)).toBe('1e+03kB');
   });
 });
