@@ -104,7 +104,10 @@ export async function runContainer(engine: Engine, options: RunContainerOptions)
 
   let container: Dockerode.Container;
   try {
-    container = await engine.createContainer(toCreateOptions({ ...flags, interactive, tty }, { image: options.image, cmd: options.cmd, cwd: options.cwd }));
+    const create = toCreateOptions({ ...flags, interactive, tty }, { image: options.image, cmd: options.cmd, cwd: options.cwd });
+    // docker-modem would also copy every field (Env values included) into the URL: only these belong there.
+    const query = Object.fromEntries(Object.entries({ name: create.name, platform: create.platform }).filter(([, v]) => v !== undefined));
+    container = await engine.createContainer({ _query: query, _body: create } as Dockerode.ContainerCreateOptions);
   } catch (error) {
     const message = engineMessage(error);
     if ((error as { statusCode?: number }).statusCode === 404 && /no such image/i.test(message)) {

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-import { command, usageError } from '@imagewright/core';
+import { command } from '@imagewright/core';
 
 command({
   name: 'image-exec',
   summary: 'Run a command in a fresh container of the image (IMAGE_ID) with the docker-run flags of IMAGE_RUN_PARS.',
   args: 'CMD [ARG...]',
   passThrough: true,
+  positionals: { min: 1 },
   description: `
 CMD and its arguments reach the container exactly as given: no word splitting, so an argument
 with spaces stays one argument. Options of image-exec end at CMD (\`image-exec ls -la\`).
@@ -16,8 +17,6 @@ docker run.`,
   config: true,
   options: { image: { type: 'string', value: 'IMAGE', description: 'run IMAGE instead of IMAGE_ID' } },
   async run({ values, positionals, env, loaded: { config } }) {
-    // Checked here, not with positionals.min: the runner checks that before --help.
-    if (positionals.length === 0) throw usageError('missing argument CMD: usage: image-exec [OPTIONS] CMD [ARG...]');
     const docker = require('@imagewright/docker') as typeof import('@imagewright/docker');
     const flags = docker.parseRunFlags(config.IMAGE_RUN_PARS, { env });
     const engine = await docker.connectEngine(env);

@@ -3,11 +3,11 @@ import { command } from '@imagewright/core';
 
 command({
   name: 'run-lab',
-  summary: "Run the image's notebook server (its CMD, or CMD) with port 8888 published on the host.",
+  summary: "Run the image's notebook server (its own CMD, or the CMD given) with port 8888 published on the host.",
   args: '[CMD [ARG...]]',
   passThrough: true,
   description: `
-image-exec with -p 8888:8888 added to IMAGE_RUN_PARS. With no CMD the image's own CMD runs
+image-exec with -p 8888:8888 added to IMAGE_RUN_PARS (unless it publishes 8888 already). With no CMD the image's own CMD runs
 (start-notebook.sh in Jupyter images; JUPYTER_ENABLE_LAB=yes in the default IMAGE_RUN_PARS
 makes it JupyterLab), then open http://localhost:8888 with the token it prints. Stop it with
 Ctrl-C; the exit code is the container's.`,
@@ -15,7 +15,9 @@ Ctrl-C; the exit code is the container's.`,
   async run({ positionals, env, loaded: { config } }) {
     const docker = require('@imagewright/docker') as typeof import('@imagewright/docker');
     const base = docker.parseRunFlags(config.IMAGE_RUN_PARS, { env });
-    const flags = docker.mergeRunFlags(base, { publish: docker.parsePort('8888:8888') });
+    // A second binding of host port 8888 would fail the start: keep the user's own -p for 8888.
+    const has8888 = base.publish.some((p) => p.containerPort === 8888 && p.protocol === 'tcp');
+    const flags = has8888 ? base : docker.mergeRunFlags(base, { publish: docker.parsePort('8888:8888') });
     const engine = await docker.connectEngine(env);
     return docker.runContainer(engine, { image: config.IMAGE_ID, cmd: positionals, flags, cwd: config.IMAGE_DIR });
   },
