@@ -28,7 +28,7 @@ function targetsFor(root, workspaceRoot) {
       options: { cwd: root },
       cache: true,
       dependsOn: ['^build'],
-      inputs: ['{projectRoot}/src/**/*.ts', '!{projectRoot}/src/**/*.test.ts', '{projectRoot}/tsconfig.json', '{workspaceRoot}/tsconfig.base.json', '^build'],
+      inputs: ['production', '^production'],
       outputs: ['{projectRoot}/dist'],
     };
   }
