@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { humanSize } from '@imagewright/core';
-import { followProgress, type Engine } from '@imagewright/docker';
+import { followProgress, type Engine, type HistoryJson } from '@imagewright/docker';
 import { BUSYBOX_IMAGE, busyboxImage, ensureEngine, envFor, runBin, tempDeploymentRoot } from '@imagewright/testing';
 import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,15 +17,6 @@ function cells(table: string): string[][] {
   const starts = names.map((n) => header.indexOf(n));
   expect(starts.every((s, i) => s >= 0 && (i === 0 || s > starts[i - 1]))).toBe(true);
   return [header, ...rows].map((line) => starts.map((s, i) => line.slice(s, starts[i + 1]).trim()));
-}
-
-interface JsonRow {
-  id: string;
-  created: string;
-  createdBy: string;
-  size: number;
-  comment: string;
-  tags: string[];
 }
 
 const TAG = `imagewright-test/history:t${process.pid}`;
@@ -58,7 +49,7 @@ describe('docker-history', () => {
     const result = await runBin('docker-history', ['--json'], { env });
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    const rows = JSON.parse(result.stdout) as JsonRow[];
+    const rows = JSON.parse(result.stdout) as HistoryJson[];
 
     expect(rows).toHaveLength(3); // LABEL, RUN, the imported busybox root
     expect(rows.map((r) => r.id)).toEqual(oracle.map(([id]) => id));
@@ -102,7 +93,7 @@ describe('docker-history', () => {
 
   it('--json times are the engine timestamps', async () => {
     const result = await runBin('docker-history', ['--json'], { env });
-    const rows = JSON.parse(result.stdout) as JsonRow[];
+    const rows = JSON.parse(result.stdout) as HistoryJson[];
     const createdAt = lines(docker('history', '--no-trunc', '--format', '{{.CreatedAt}}', TAG));
     expect(rows.map((r) => Date.parse(r.created))).toEqual(createdAt.map((t) => Date.parse(t)));
     for (const r of rows) {
@@ -114,7 +105,7 @@ describe('docker-history', () => {
   it('IMAGE overrides the configured image', async () => {
     const result = await runBin('docker-history', ['--json', BUSYBOX_IMAGE], { env });
     expect(result.code).toBe(0);
-    const rows = JSON.parse(result.stdout) as JsonRow[];
+    const rows = JSON.parse(result.stdout) as HistoryJson[];
     expect(rows.map((r) => r.id)).toEqual(lines(docker('history', '-q', '--no-trunc', BUSYBOX_IMAGE)));
     expect(rows.at(-1)?.comment).toBe('Imported from -');
   });
