@@ -2,13 +2,17 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Readable, Writable } from 'node:stream';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { failure, usageError, type DebootstrapSource, type RootImageSpec } from '@imagewright/core';
 import {
+  emptyRunFlags,
   followProgress,
+  mergeRunFlags,
+  runContainer,
   imageIdOf,
   ProgressRenderer,
   promoteTag,
+  registryAuth,
   splitRef,
   type Engine,
   type Promotion,
@@ -34,11 +38,28 @@ export async function ensureRootImage(engine: Engine, spec: RootImageSpec, optio
   const existing = await imageIdOf(engine, spec.image);
   if (existing && !options.rebuild) return { action: 'reused', ref: spec.image, id: existing };
   if (spec.source.kind === 'pull') {
-    const stream = await engine.pull(spec.image);
-    await followProgress(stream as unknown as Readable, new ProgressRenderer(log, Boolean(log.isTTY)));
+    // The Engine moves the tag itself when the pull completes: keep the old image's backup first.
+    let backup: string | undefined;
+    if (existing) {
+      const [repo, tag] = splitRef(spec.image);
+      backup = `${repo}:${tag}-previous`;
+      await engine.getImage(existing).tag({ repo, tag: `${tag}-previous` });
+    }
+    const authconfig = registryAuth(spec.image);
+    try {
+      const stream = await engine.pull(spec.image, authconfig ? { authconfig } : {});
+      await followProgress(stream as unknown as Readable, new ProgressRenderer(log, Boolean(log.isTTY)));
+    } catch (error) {
+      const reason = (error as { json?: { message?: string } }).json?.message ?? (error as Error).message;
+      throw failure(`pull of ${spec.image} failed: ${reason.trim()}`, error);
+    }
     const id = await imageIdOf(engine, spec.image);
     if (!id) throw failure(`pull of ${spec.image} finished but the image is not there`);
-    return { action: 'pulled', ref: spec.image, id, previous: existing !== id ? existing : undefined };
+    if (existing === id) {
+      if (backup) await engine.getImage(backup).remove({ noprune: true });
+      return { action: 'pulled', ref: spec.image, id };
+    }
+    return { action: 'pulled', ref: spec.image, id, previous: existing, backup };
   }
   const id = await debootstrapImage(engine, spec.source, spec.image, log);
   await verifyRoot(engine, id);
@@ -110,12 +131,13 @@ async function debootstrapImage(engine: Engine, source: DebootstrapSource, ref: 
 
 /** A root is usable when a container of it runs a shell and has apt. */
 async function verifyRoot(engine: Engine, id: string): Promise<void> {
-  const container = await engine.createContainer({ Image: id, Cmd: ['sh', '-c', 'command -v apt-get >/dev/null && test -s /etc/debian_version'], HostConfig: { AutoRemove: false } });
-  try {
-    await container.start();
-    const { StatusCode } = (await container.wait()) as { StatusCode: number };
-    if (StatusCode !== 0) throw failure(`the new root image ${id.slice(7, 19)} failed its check (no shell or apt): tag not moved`);
-  } finally {
-    await container.remove({ force: true });
-  }
+  const discard = new PassThrough().resume();
+  const code = await runContainer(engine, {
+    image: id,
+    cmd: ['sh', '-c', 'command -v apt-get >/dev/null && test -s /etc/debian_version'],
+    flags: mergeRunFlags(emptyRunFlags(), { rm: true }),
+    stdout: discard,
+    stderr: discard,
+  });
+  if (code !== 0) throw failure(`the new root image ${id.slice(7, 19)} failed its check (no shell or apt): tag not moved`);
 }

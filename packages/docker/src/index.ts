@@ -4,3 +4,4 @@ export * from './build';
 export * from './history';
 export * from './run-flags';
 export * from './run';
+export * from './auth';

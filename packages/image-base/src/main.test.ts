@@ -1,7 +1,10 @@
 import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import type { Engine } from '@imagewright/docker';
-import { ensureEngine, envFor, runBin, tempDeploymentRoot } from '@imagewright/testing';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { busyboxImage, BUSYBOX_IMAGE, ensureEngine, envFor, runBin, startRegistry, tempDeploymentRoot } from '@imagewright/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // Real debootstrap from Debian's mirror into a temp dir, imported through the Engine API.
@@ -66,6 +69,38 @@ describe('image-base', () => {
     expect(result.stderr).toMatch(/debootstrap of bookworm from http:\/\/127\.0\.0\.1:9\/debian failed/);
     await expect(engine.getImage(badTag).inspect()).rejects.toMatchObject({ statusCode: 404 });
     expect(rootfsLeftovers()).toEqual(before);
+  });
+
+  it('pulls a `pull: true` root from a real registry with the credentials docker login would store', async () => {
+    const busybox = await busyboxImage(engine);
+    const registry = await startRegistry();
+    const ref = `${registry.host}/roots/busybox:1`;
+    try {
+      // A DOCKER_CONFIG as `docker login` leaves it; skopeo uses the same file (no password on argv).
+      const dockerConfig = mkdtempSync(join(tmpdir(), 'imagewright-dockerconfig-'));
+      const auth = Buffer.from(`${registry.username}:${registry.password}`).toString('base64');
+      writeFileSync(join(dockerConfig, 'config.json'), JSON.stringify({ auths: { [registry.host]: { auth } } }));
+      execFileSync('skopeo', ['copy', '-q', '--dest-tls-verify=false', '--dest-authfile', join(dockerConfig, 'config.json'), `docker-daemon:${BUSYBOX_IMAGE}`, `docker://${ref}`]);
+      const pullRoot = deploymentWith(`root:\n  image: ${ref}\n  pull: true\n`);
+      const env = envFor(pullRoot, 'base', 'unused:latest');
+
+      const anonymous = await runBin('image-base', [], { env: { ...env, DOCKER_CONFIG: mkdtempSync(join(tmpdir(), 'imagewright-empty-')) } });
+      expect(anonymous.code).toBe(1);
+      expect(anonymous.stderr).toMatch(new RegExp(`pull of ${ref.replace(/[.]/g, '\\.')} failed: .*(no basic auth|unauthorized)`, 'i'));
+      expect(anonymous.stderr).not.toContain(registry.password);
+
+      const pulled = await runBin('image-base', ['--json'], { env: { ...env, DOCKER_CONFIG: dockerConfig } });
+      expect(pulled.code).toBe(0);
+      expect(JSON.parse(pulled.stdout)).toMatchObject({ action: 'pulled', ref, id: busybox });
+      // Piped: one plain line per status change, no progress bars or cursor moves.
+      expect(pulled.stderr).toBe(`1: Pulling from roots/busybox\nDigest: ${/Digest: (sha256:[0-9a-f]{64})/.exec(pulled.stderr)?.[1]}\nStatus: Downloaded newer image for ${ref}\n`);
+      expect(pulled.stderr).not.toContain('\x1b[');
+      expect(pulled.stderr).not.toContain(registry.password);
+      expect((await runBin('image-base', [], { env: { ...env, DOCKER_CONFIG: dockerConfig } })).stdout).toContain('reused');
+    } finally {
+      await registry.stop();
+      await engine.getImage(ref).remove({ noprune: true }).catch(() => {});
+    }
   });
 
   it('rejects an invalid deployment.yaml with exit 2 naming the key', async () => {

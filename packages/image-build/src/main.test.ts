@@ -76,6 +76,26 @@ describe('image-build', () => {
     expect(await idOf(`${REPO}:common-latest`)).toBe(before.common);
   });
 
+  it('an interrupt (SIGINT) mid-build leaves tags as they were and no container behind', async () => {
+    const { root, env } = chainRoot('ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN echo fast > /mission\n');
+    expect((await runBin('image-build', [], { env })).code).toBe(0);
+    const before = { image: await idOf(`${REPO}:latest`), common: await idOf(`${REPO}:common-latest`) };
+    writeFileSync(join(root, 'deployments/common/image/Dockerfile'), 'ARG ROOT_IMAGE\nFROM ${ROOT_IMAGE}\nRUN echo other > /common\n');
+    writeFileSync(join(root, 'deployments/chain/image/Dockerfile.custom'), 'ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN echo slow-step-started && sleep 60\n');
+    const containersBefore = (await engine.listContainers({ all: true })).length;
+    const result = await runBin('image-build', [], { env, signalWhen: { text: 'slow-step-started', signal: 'SIGINT' } });
+    expect(result.code).not.toBe(0);
+    expect(await idOf(`${REPO}:latest`)).toBe(before.image);
+    expect(await idOf(`${REPO}:common-latest`)).toBe(before.common);
+    // The Engine cancels the build when the client goes away and removes its container.
+    let containers = (await engine.listContainers({ all: true })).length;
+    for (let i = 0; i < 20 && containers > containersBefore; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      containers = (await engine.listContainers({ all: true })).length;
+    }
+    expect(containers).toBe(containersBefore);
+  });
+
   it('an unknown deployment is a config error listing the known ones', async () => {
     const { env } = chainRoot('FROM x\n');
     const result = await runBin('image-build', [], { env: { ...env, DEPLOYMENT_NAME: 'nope' } });

@@ -28,7 +28,13 @@ export interface BinResult {
 export function runBin(
   name: string,
   args: string[] = [],
-  options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {},
+  options: {
+    env?: NodeJS.ProcessEnv;
+    input?: string;
+    cwd?: string;
+    /** Send `signal` once `text` has appeared in the output (interrupt tests). */
+    signalWhen?: { text: string; signal: NodeJS.Signals };
+  } = {},
 ): Promise<BinResult> {
   const main = join(REPO_ROOT, 'packages', name, 'dist', 'main.js');
   return new Promise((res, rej) => {
@@ -39,8 +45,21 @@ export function runBin(
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
+    let signalled = false;
+    const watch = () => {
+      if (options.signalWhen && !signalled && (stdout + stderr).includes(options.signalWhen.text)) {
+        signalled = true;
+        child.kill(options.signalWhen.signal);
+      }
+    };
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      watch();
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      watch();
+    });
     child.on('error', rej);
     child.on('close', (code) => res({ code: code ?? -1, stdout, stderr }));
     child.stdin.end(options.input ?? '');
