@@ -37,7 +37,7 @@ export function registryAuth(ref: string, env: NodeJS.ProcessEnv = process.env):
   const helper = config.credHelpers?.[host] ?? config.credsStore;
   if (helper) {
     try {
-      const answer = execFileSync(`docker-credential-${helper}`, ['get'], { input: keys[0], encoding: 'utf8', stdio: ['pipe', 'pipe', 'ignore'] });
+      const answer = execFileSync(`docker-credential-${helper}`, ['get'], { input: keys[0], env, encoding: 'utf8', stdio: ['pipe', 'pipe', 'ignore'] });
       const { Username, Secret } = JSON.parse(answer) as { Username: string; Secret: string };
       return { username: Username, password: Secret, serveraddress: host };
     } catch {
