@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from '@imagewright/docker';
 import { BUSYBOX_IMAGE, busyboxImage, ensureEngine, envFor, REPO_ROOT, runBin, tempDeploymentRoot } from '@imagewright/testing';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // A small chain on the real engine: root = the busybox test image, common and mission images
 // built FROM it, so the whole build → tag → backup path runs in seconds.
@@ -30,6 +30,12 @@ function chainRoot(custom: string) {
 beforeAll(async () => {
   engine = await ensureEngine();
   await busyboxImage(engine);
+});
+afterAll(async () => {
+  // Per-run tags only; the images' layers are shared with the cached busybox image.
+  for (const tag of ['latest', 'common-latest', 'latest-previous', 'common-latest-previous']) {
+    await engine.getImage(`${REPO}:${tag}`).remove().catch(() => {});
+  }
 });
 
 describe('image-build', () => {
