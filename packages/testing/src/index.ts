@@ -2,3 +2,4 @@ export * from './engine';
 export * from './busybox';
 export * from './bin';
 export * from './registry';
+export * from './tls-engine';
