@@ -1,9 +1,11 @@
+import { Agent } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImagewrightError } from '@imagewright/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connectEngine, engineAddress } from './client';
+import { sshArgv } from './ssh';
 
 const temps: string[] = [];
 afterAll(() => {
@@ -71,11 +73,22 @@ describe('engineAddress', () => {
     expect(e.message).toContain('cert.pem');
   });
 
-  it('reads ssh://user@host:port', () => {
-    const address = engineAddress({ DOCKER_HOST: 'ssh://deploy@build.example:2222', SSH_AUTH_SOCK: '/tmp/agent.sock' });
+  it('reads ssh://user@host:port as HTTP over the system ssh (an agent of its own)', () => {
+    const address = engineAddress({ DOCKER_HOST: 'ssh://deploy@build.example:2222' });
     expect(address.url).toBe('ssh://deploy@build.example:2222');
-    expect(address.modem).toMatchObject({ protocol: 'ssh', host: 'build.example', port: '2222', username: 'deploy' });
-    expect(engineAddress({ DOCKER_HOST: 'ssh://build.example' }).modem).toMatchObject({ port: '22', username: undefined });
+    expect(address.modem).toMatchObject({ protocol: 'http', host: 'build.example' });
+    expect(address.modem.agent).toBeInstanceOf(Agent);
+  });
+
+  it('builds the docker CLI ssh command line: user, port, no TTY, no prompts, dial-stdio', () => {
+    expect(sshArgv({ host: 'build.example', port: '2222', user: 'deploy' }, {})).toEqual([
+      'ssh', '-T', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=30', '-l', 'deploy', '-p', '2222', '--', 'build.example', 'docker', 'system', 'dial-stdio',
+    ]);
+    expect(sshArgv({ host: 'h' }, {})).toEqual(['ssh', '-T', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=30', '--', 'h', 'docker', 'system', 'dial-stdio']);
+    // IMAGEWRIGHT_SSH_COMMAND replaces ssh, its own words split by sh, ours passed intact.
+    const custom = sshArgv({ host: 'h' }, { IMAGEWRIGHT_SSH_COMMAND: 'ssh -F /etc/x y' });
+    expect(custom.slice(0, 4)).toEqual(['sh', '-c', 'ssh -F /etc/x y "$@"', 'ssh']);
+    expect(custom.slice(4)).toEqual(['-T', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=30', '--', 'h', 'docker', 'system', 'dial-stdio']);
   });
 
   it('refuses other schemes and non-URLs with exit 2 naming DOCKER_HOST', () => {

@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { usageError } from '@imagewright/core';
 import type Dockerode from 'dockerode';
+import { sshAgent } from './ssh';
 
 export type Engine = Dockerode;
 
@@ -44,14 +45,14 @@ export function engineAddress(env: NodeJS.ProcessEnv = process.env): EngineAddre
       return { url: host, modem: { protocol: 'https', host: url.hostname, port, ca: read('ca.pem'), cert: read('cert.pem'), key: read('key.pem') } };
     }
     case 'ssh:':
+      // The system ssh, as the docker CLI does (not an in-process SSH client that would skip
+      // known_hosts and ~/.ssh/config).
       return {
         url: host,
         modem: {
-          protocol: 'ssh',
+          protocol: 'http',
           host: url.hostname,
-          port: url.port || '22',
-          username: url.username || undefined,
-          sshOptions: { agent: env.SSH_AUTH_SOCK },
+          agent: sshAgent({ host: url.hostname, port: url.port || undefined, user: decodeURIComponent(url.username) || undefined }, env),
         } as Dockerode.DockerOptions,
       };
     default:

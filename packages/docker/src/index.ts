@@ -5,3 +5,4 @@ export * from './history';
 export * from './run-flags';
 export * from './run';
 export * from './auth';
+export * from './ssh';

@@ -3,3 +3,4 @@ export * from './busybox';
 export * from './bin';
 export * from './registry';
 export * from './tls-engine';
+export * from './sshd';
