@@ -77,7 +77,7 @@ describe('engineAddress', () => {
     const address = engineAddress({ DOCKER_HOST: 'ssh://deploy@build.example:2222' });
     expect(address.url).toBe('ssh://deploy@build.example:2222');
     expect(address.modem).toMatchObject({ protocol: 'http', host: 'build.example' });
-    expect(address.modem.agent).toBeInstanceOf(Agent);
+    expect((address.modem as { agent?: unknown }).agent).toBeInstanceOf(Agent);
   });
 
   it('builds the docker CLI ssh command line: user, port, no TTY, no prompts, dial-stdio', () => {
