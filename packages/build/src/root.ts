@@ -6,7 +6,9 @@ import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { failure, usageError, type DebootstrapSource, type RootImageSpec } from '@imagewright/core';
 import {
   emptyRunFlags,
+  engineMessage,
   followProgress,
+  keepBackup,
   mergeRunFlags,
   runContainer,
   imageIdOf,
@@ -39,19 +41,13 @@ export async function ensureRootImage(engine: Engine, spec: RootImageSpec, optio
   if (existing && !options.rebuild) return { action: 'reused', ref: spec.image, id: existing };
   if (spec.source.kind === 'pull') {
     // The Engine moves the tag itself when the pull completes: keep the old image's backup first.
-    let backup: string | undefined;
-    if (existing) {
-      const [repo, tag] = splitRef(spec.image);
-      backup = `${repo}:${tag}-previous`;
-      await engine.getImage(existing).tag({ repo, tag: `${tag}-previous` });
-    }
+    const backup = existing ? await keepBackup(engine, existing, spec.image) : undefined;
     const authconfig = registryAuth(spec.image);
     try {
       const stream = await engine.pull(spec.image, authconfig ? { authconfig } : {});
       await followProgress(stream as unknown as Readable, new ProgressRenderer(log, Boolean(log.isTTY)));
     } catch (error) {
-      const reason = (error as { json?: { message?: string } }).json?.message ?? (error as Error).message;
-      throw failure(`pull of ${spec.image} failed: ${reason.trim()}`, error);
+      throw failure(`pull of ${spec.image} failed: ${engineMessage(error)}`, error);
     }
     const id = await imageIdOf(engine, spec.image);
     if (!id) throw failure(`pull of ${spec.image} finished but the image is not there`);

@@ -54,6 +54,8 @@ function allOptions(spec: CommandSpec): Record<string, OptionSpec> {
   };
 }
 
+const usageLine = (spec: CommandSpec) => `${spec.name} [OPTIONS]${spec.args ? ` ${spec.args}` : ''}`;
+
 export function helpText(spec: CommandSpec): string {
   const options = allOptions(spec);
   const left = Object.entries(options).map(([name, o]) => {
@@ -62,7 +64,7 @@ export function helpText(spec: CommandSpec): string {
   });
   const width = Math.max(...left.map(([f]) => f.length)) + 3;
   return [
-    `Usage: ${spec.name} [OPTIONS]${spec.args ? ` ${spec.args}` : ''}`,
+    `Usage: ${usageLine(spec)}`,
     '',
     spec.summary,
     ...(spec.description ? ['', spec.description.trim()] : []),
@@ -95,7 +97,7 @@ function splitPassThrough(argv: string[], options: Record<string, OptionSpec>): 
 function parse(spec: CommandSpec, argv: string[]) {
   const options = allOptions(spec);
   const known = Object.keys(options).map((n) => `--${n}`).join(', ');
-  let [own, rest] = spec.passThrough ? splitPassThrough(argv, options) : [argv, [] as string[]];
+  const [own, rest] = spec.passThrough ? splitPassThrough(argv, options) : [argv, [] as string[]];
   let parsed;
   try {
     parsed = parseArgs({
@@ -117,10 +119,8 @@ function parse(spec: CommandSpec, argv: string[]) {
   const positionals = spec.passThrough ? rest : parsed.positionals;
   if (parsed.values.help) return { values: parsed.values as CommandContext['values'], positionals };
   const { min = 0, max = spec.passThrough ? Infinity : 0 } = spec.positionals ?? {};
-  if (positionals.length < min) throw usageError(`missing argument: usage: ${spec.name} [OPTIONS] ${spec.args ?? ''}`.trim());
-  if (positionals.length > max) {
-    throw usageError(`unexpected argument ${JSON.stringify(positionals[max])}: usage: ${spec.name} [OPTIONS]${spec.args ? ` ${spec.args}` : ''}`);
-  }
+  if (positionals.length < min) throw usageError(`missing argument: usage: ${usageLine(spec)}`);
+  if (positionals.length > max) throw usageError(`unexpected argument ${JSON.stringify(positionals[max])}: usage: ${usageLine(spec)}`);
   return { values: parsed.values as CommandContext['values'], positionals };
 }
 

@@ -97,19 +97,22 @@ export interface Promotion {
   backup?: string;
 }
 
+/** Tags `id` as `<repo>:<tag>-previous`, the backup of what `ref` pointed at; returns that ref. */
+export async function keepBackup(engine: Engine, id: string, ref: string): Promise<string> {
+  const [repo, tag] = splitRef(ref);
+  await engine.getImage(id).tag({ repo, tag: `${tag}-previous` });
+  return `${repo}:${tag}-previous`;
+}
+
 /**
  * Points `ref` at a verified image. The image it pointed at before keeps a backup tag
  * (`<tag>-previous`), written first, so an interruption leaves both reachable.
  */
 export async function promoteTag(engine: Engine, id: string, ref: string): Promise<Promotion> {
-  const [repo, tag] = splitRef(ref);
   const previous = await imageIdOf(engine, ref);
   if (previous === id) return { ref, id };
-  let backup: string | undefined;
-  if (previous) {
-    backup = `${repo}:${tag}-previous`;
-    await engine.getImage(previous).tag({ repo, tag: `${tag}-previous` });
-  }
+  const backup = previous ? await keepBackup(engine, previous, ref) : undefined;
+  const [repo, tag] = splitRef(ref);
   await engine.getImage(id).tag({ repo, tag });
   return { ref, id, previous, backup };
 }

@@ -60,6 +60,11 @@ export function engineAddress(env: NodeJS.ProcessEnv = process.env): EngineAddre
   }
 }
 
+/** The Engine's own words for a failed API call (its JSON `message`), else the error's message. */
+export function engineMessage(error: unknown): string {
+  return String((error as { json?: { message?: string } }).json?.message ?? (error as Error).message ?? error).trim();
+}
+
 /**
  * The one Docker Engine client factory. dockerode is loaded here, on first use, so commands'
  * --help and config errors never pay for it. The engine is pinged once: an unreachable daemon

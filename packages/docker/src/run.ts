@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Duplex, Readable, Writable } from 'node:stream';
 import { type Config, failure, usageError } from '@imagewright/core';
 import type Dockerode from 'dockerode';
-import type { Engine } from './client';
+import { engineMessage, type Engine } from './client';
 import { emptyRunFlags, mergeRunFlags, type RunFlags, toCreateOptions } from './run-flags';
 
 export type RunStdin = Readable & { isTTY?: boolean; setRawMode?(mode: boolean): unknown };
@@ -31,9 +31,6 @@ interface WaitAnswer {
   StatusCode: number;
   Error?: { Message?: string } | null;
 }
-
-const engineMessage = (error: unknown) =>
-  String((error as { json?: { message?: string } }).json?.message ?? (error as Error).message ?? error).trim();
 
 /**
  * Starts a wait on the Engine and resolves once the Engine has registered it (it sends the

@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { INPUTS } from '@imagewright/core';
+import { splitRef } from '@imagewright/docker';
 
 /** The caller's sourced setup-env must not leak into tests: config inputs are not inherited. */
 function inheritedEnv(): NodeJS.ProcessEnv {
@@ -83,6 +84,6 @@ export function tempDeploymentRoot(name = 'testdep', files: Record<string, strin
 
 /** Environment for a command run against `root`: a personal image ID equal to `image`. */
 export function envFor(root: string, deployment: string, image: string): NodeJS.ProcessEnv {
-  const [repo, tag] = image.split(/:(?=[^/:]+$)/);
-  return { IMAGEWRIGHT_ROOT: root, DEPLOYMENT_NAME: deployment, PERSONAL_IMAGE: '1', IMAGE_REPO: repo, IMAGE_TAG: tag ?? 'latest' };
+  const [repo, tag] = splitRef(image);
+  return { IMAGEWRIGHT_ROOT: root, DEPLOYMENT_NAME: deployment, PERSONAL_IMAGE: '1', IMAGE_REPO: repo, IMAGE_TAG: tag };
 }

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
-import { followProgress, type Engine } from '@imagewright/docker';
+import { followProgress, splitRef, type Engine } from '@imagewright/docker';
 import tar from 'tar-stream';
 
 export const BUSYBOX_IMAGE = 'imagewright-test/busybox:latest';
@@ -28,10 +28,10 @@ export async function busyboxImage(engine: Engine, tag = BUSYBOX_IMAGE): Promise
   pack.entry({ name: 'bin/busybox', mode: statSync(BUSYBOX).mode & 0o7777 }, body);
   for (const applet of applets) pack.entry({ name: `bin/${applet}`, type: 'symlink', linkname: 'busybox' });
   pack.finalize();
-  const [repo, version] = tag.split(/:(?=[^/:]+$)/);
+  const [repo, version] = splitRef(tag);
   const stream = await engine.importImage(pack as unknown as NodeJS.ReadableStream, {
     repo,
-    tag: version ?? 'latest',
+    tag: version,
     changes: ['ENV PATH=/bin', 'CMD ["sh"]'],
   } as object);
   await followProgress(stream as unknown as NodeJS.ReadableStream as never);
