@@ -1,8 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Loaded } from '@imagewright/core';
 import { buildImage, promoteTag, type Engine, type Promotion } from '@imagewright/docker';
+import { checkSpecs, frozenLayout } from '@imagewright/environments';
 import { updateDockerfile, type DockerfileUpdate } from './dockerfile';
 import { ensureRootImage, type RootResult } from './root';
 
@@ -44,6 +45,12 @@ export async function buildChain(engine: Engine, loaded: Loaded, options: ChainO
   const step = options.step ?? (() => {});
   const deployment = tree.deployment(config.DEPLOYMENT_NAME);
   const common = tree.common();
+  // USE_FROZEN=1/2 without the frozen/chilled file of some environment: say so before any work.
+  checkSpecs(deployment, config.USE_FROZEN);
+  // A mission's Dockerfile copies environments/frozen/; before the first freeze it may not exist.
+  if (deployment.environments.length > 0 && frozenLayout(deployment) === 'flat') {
+    mkdirSync(join(deployment.environmentsDir, 'frozen'), { recursive: true });
+  }
 
   step('image-update: generating the deployment Dockerfile');
   const dockerfile = updateDockerfile(deployment, common);

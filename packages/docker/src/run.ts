@@ -218,3 +218,60 @@ export function devRunFlags(config: Pick<Config, 'COMMON_DIR' | 'IMAGE_DIR' | 'D
     stdinIsTTY,
   );
 }
+
+// ---- Captured runs: the in-image helpers whose output is data (env list/export, test events) ----
+
+export interface CapturedRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs CMD in a fresh container of IMAGE (no TTY, no stdin, removed afterwards) and collects its
+ * output. `onLine` sees each stdout line as it arrives, for output that streams (test events).
+ * IMAGE_RUN_PARS flags apply, as they did when the originals ran these through image-exec.
+ */
+export async function runCaptured(
+  engine: Engine,
+  options: {
+    image: string;
+    cmd: string[];
+    flags?: RunFlags;
+    cwd?: string;
+    onLine?(line: string): void;
+    stderr?: Writable;
+    /** The error when CMD does not exist in the image (the Engine refuses to start it). */
+    missing?: string;
+  },
+): Promise<CapturedRun> {
+  const { PassThrough } = require('node:stream') as typeof import('node:stream');
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let stdout = '';
+  let stderr = '';
+  let pending = '';
+  out.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+    if (!options.onLine) return;
+    const lines = (pending + chunk).split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) options.onLine(line);
+  });
+  err.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+    options.stderr?.write(chunk);
+  });
+  // No name or published ports: several of these may run at once, beside a running lab.
+  const flags = { ...mergeRunFlags(options.flags ?? emptyRunFlags(), { rm: true, interactive: false, tty: false }), name: undefined, publish: [] };
+  let code: number;
+  try {
+    code = await runContainer(engine, { image: options.image, cmd: options.cmd, flags, cwd: options.cwd, stdout: out, stderr: err, interactive: false, tty: false });
+  } catch (error) {
+    if (options.missing && /executable file not found|no such file or directory/i.test((error as Error).message)) throw failure(options.missing, error);
+    throw error;
+  }
+  if (options.missing && (code === 126 || code === 127) && !stdout) throw failure(options.missing);
+  if (pending && options.onLine) options.onLine(pending);
+  return { code, stdout, stderr };
+}

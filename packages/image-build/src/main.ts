@@ -7,7 +7,10 @@ command({
   description:
     'Step output goes to stderr as it comes; stdout gets one line per image: REF ID. Tags move only\n' +
     'after both images built, and a replaced image keeps a <tag>-previous backup tag. A failing step\n' +
-    'shows its output, exits 1, and moves no tag.',
+    'shows its output, exits 1, and moves no tag. USE_FROZEN picks the environment specs: 1 the frozen\n' +
+    'files, 2 the chilled ones (image-chill), 0 the floating specs, and then image-freeze runs and\n' +
+    'writes the new frozen files (its lines go to stderr). A missing frozen or chilled file is exit 2\n' +
+    'before anything is built.',
   config: true,
   json: true,
   options: {
@@ -15,15 +18,26 @@ command({
     'rebuild-base': { type: 'boolean', description: 'make the root image again even when it exists' },
   },
   async run({ values, out, env, loaded }) {
-    const { connectEngine } = require('@imagewright/docker') as typeof import('@imagewright/docker');
+    const docker = require('@imagewright/docker') as typeof import('@imagewright/docker');
     const { buildChain } = require('@imagewright/build') as typeof import('@imagewright/build');
-    const engine = await connectEngine(env);
+    const engine = await docker.connectEngine(env);
     const result = await buildChain(engine, loaded, {
       noCache: Boolean(values['no-cache']),
       rebuildBase: Boolean(values['rebuild-base']),
       step: out.step,
     });
-    if (out.json) return out.printJson(result);
+    let freeze: unknown;
+    if (loaded.config.USE_FROZEN === '0') {
+      // As the original: a floating build is followed by image-freeze.
+      const environments = require('@imagewright/environments') as typeof import('@imagewright/environments');
+      const deployment = loaded.tree.deployment(loaded.config.DEPLOYMENT_NAME);
+      out.step(`image-freeze: ${deployment.environments.length} environment(s) of ${deployment.name}`);
+      const flags = docker.parseRunFlags(loaded.config.IMAGE_RUN_PARS, { env });
+      const plans = await environments.freezeFromImage(engine, result.image.id, deployment, flags);
+      environments.freezeLines(plans, loaded.tree.root).forEach((l) => out.info(l));
+      freeze = environments.freezeJson(plans, loaded.tree.root);
+    }
+    if (out.json) return out.printJson({ ...result, ...(freeze ? { freeze } : {}) });
     for (const image of [result.common, result.image]) {
       out.line(`${image.ref} ${image.id}${image.backup ? ` (previous kept as ${image.backup})` : ''}`);
     }

@@ -4,3 +4,4 @@ export * from './bin';
 export * from './registry';
 export * from './tls-engine';
 export * from './sshd';
+export * from './environments';

@@ -1,0 +1,110 @@
+#!/usr/bin/env node
+import { command, formatElapsed, usageError } from '@imagewright/core';
+
+/** The pipeline, in order: each step is its own command, run as users would chain them with &&. */
+const STEPS = [
+  { step: 'build', bin: 'image-build' },
+  { step: 'test', bin: 'image-test' },
+] as const;
+const NAMES = STEPS.map((s) => s.step);
+
+interface StepResult {
+  step: string;
+  command: string;
+  result: 'ok' | 'failed' | 'interrupted' | 'not run';
+  exitCode?: number;
+  seconds?: number;
+}
+
+function binPath(name: string): string {
+  const { dirname, join } = require('node:path') as typeof import('node:path');
+  const manifest = require.resolve(`@imagewright/${name}/package.json`);
+  return join(dirname(manifest), (require(manifest) as { bin: Record<string, string> }).bin[name]);
+}
+
+/** Runs one step's command; SIGINT/SIGTERM sent to image-all are passed on to it. */
+function runStep(bin: string, args: string[], stdout: 'inherit' | 2): Promise<{ code: number; signal?: NodeJS.Signals }> {
+  const { spawn } = require('node:child_process') as typeof import('node:child_process');
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [binPath(bin), ...args], { stdio: ['inherit', stdout, 'inherit'] });
+    let received: NodeJS.Signals | undefined;
+    const forward = (signal: NodeJS.Signals) => {
+      received = signal;
+      child.kill(signal);
+    };
+    process.on('SIGINT', forward);
+    process.on('SIGTERM', forward);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      process.off('SIGINT', forward);
+      process.off('SIGTERM', forward);
+      resolve({ code: code ?? 128 + (signal === 'SIGTERM' ? 15 : 2), signal: received ?? signal ?? undefined });
+    });
+  });
+}
+
+command({
+  name: 'image-all',
+  summary: 'The image pipeline: image-build, then image-test (push and scan join later), a result line per step.',
+  description: `
+Steps: ${NAMES.join(', ')}. Each runs as its own command with the same config (--env-file is passed
+on) and stops the pipeline when it fails, as \`image-build && image-test\` did; unlike the
+original, image-all then exits with that step's code (1 failed, 2 usage or config) instead of 0.
+--from STEP resumes at STEP; --only STEP runs just STEP. With --json the steps' own output goes
+to stderr and stdout gets {result, seconds, steps: [{step, command, result, exitCode, seconds}]}.`,
+  config: true,
+  json: true,
+  options: {
+    from: { type: 'string', value: 'STEP', description: `start at STEP (${NAMES.join(', ')})` },
+    only: { type: 'string', value: 'STEP', description: 'run only STEP' },
+  },
+  async run({ values, out }) {
+    const pick = (option: 'from' | 'only') => {
+      const value = values[option] as string | undefined;
+      if (value !== undefined && !(NAMES as readonly string[]).includes(value)) {
+        throw usageError(`--${option} ${JSON.stringify(value)}: allowed ${NAMES.join(', ')}`);
+      }
+      return value;
+    };
+    const from = pick('from');
+    const only = pick('only');
+    if (from && only) throw usageError('--from and --only conflict: give at most one');
+    const first = NAMES.indexOf((only ?? from ?? NAMES[0]) as (typeof NAMES)[number]);
+    const last = only ? first : NAMES.length - 1;
+    const passOn = values['env-file'] ? ['--env-file', values['env-file'] as string] : [];
+
+    const results: StepResult[] = [];
+    const started = Date.now();
+    let exitCode = 0;
+    for (const [index, { step, bin }] of STEPS.entries()) {
+      if (index < first || index > last) continue;
+      if (exitCode !== 0) {
+        results.push({ step, command: bin, result: 'not run' });
+        continue;
+      }
+      out.step(`${step}: ${bin}`);
+      const t0 = Date.now();
+      const { code, signal } = await runStep(bin, passOn, out.json ? 2 : 'inherit');
+      const seconds = (Date.now() - t0) / 1000;
+      const result = signal ? 'interrupted' : code === 0 ? 'ok' : 'failed';
+      results.push({ step, command: bin, result, exitCode: code, seconds });
+      if (!out.json) {
+        const line = `image-all: ${step} ${result}${code ? ` (exit ${code})` : ''} in ${formatElapsed(seconds)}`;
+        out.line(code ? out.red(line) : out.green(line));
+      }
+      if (code !== 0) exitCode = signal ? 130 : code;
+    }
+
+    const seconds = (Date.now() - started) / 1000;
+    const failed = results.find((r) => r.result === 'failed' || r.result === 'interrupted');
+    if (out.json) {
+      out.printJson({ result: failed ? 'failed' : 'ok', seconds, steps: results });
+    } else if (failed) {
+      const skipped = results.filter((r) => r.result === 'not run').map((r) => r.step);
+      out.line(out.red(`image-all: pipeline failed at ${failed.step}${skipped.length ? `; not run: ${skipped.join(', ')}` : ''} (${formatElapsed(seconds)})`));
+    } else {
+      out.line(out.green(`image-all: pipeline succeeded: ${results.map((r) => r.step).join(', ')} in ${formatElapsed(seconds)}`));
+    }
+    return exitCode;
+  },
+});

@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+import { command } from '@imagewright/core';
+
+command({
+  name: 'image-env-list',
+  summary: 'List the Python environments in the image: conda envs when it has conda, else the declared venvs and system Python.',
+  description: `
+One name per line in a pipe (as the original's \`conda env list | cut\`), a table with each
+environment's kind (conda, venv, system) and prefix on a terminal; --json gives
+[{name, kind, prefix, python}].`,
+  config: true,
+  json: true,
+  options: { image: { type: 'string', value: 'IMAGE', description: 'list IMAGE instead of IMAGE_ID' } },
+  async run({ values, out, env, loaded: { config } }) {
+    const docker = require('@imagewright/docker') as typeof import('@imagewright/docker');
+    const { listEnvironments } = require('@imagewright/environments') as typeof import('@imagewright/environments');
+    const engine = await docker.connectEngine(env);
+    const image = (values.image as string | undefined) || config.IMAGE_ID;
+    const environments = await listEnvironments(engine, image, docker.parseRunFlags(config.IMAGE_RUN_PARS, { env }));
+    if (out.json) return out.printJson(environments);
+    if (!out.tty) return environments.forEach((e) => out.line(e.name));
+    out.table(['NAME', 'KIND', 'PREFIX'], environments.map((e) => [e.name, e.kind, e.prefix]));
+  },
+});

@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+import { command } from '@imagewright/core';
+
+command({
+  name: 'image-freeze',
+  summary: "Write every environment's exact versions from the built image (IMAGE_ID) to its frozen file.",
+  description: `
+Frozen files: environments/frozen/<env>-frozen.yml in the deployment's image folder, or
+env-frozen/<env>/requirements.yml when that layout is in use. One line per environment: added,
+changed (with the packages that moved) or unchanged. Files are written all together or not at
+all, only when they changed; no other file is deleted or reverted. image-build runs this after a
+USE_FROZEN=0 build. --json: [{environment, file, status, changes: [{section, name, from, to}]}].`,
+  config: true,
+  json: true,
+  options: { image: { type: 'string', value: 'IMAGE', description: 'freeze from IMAGE instead of IMAGE_ID' } },
+  async run({ values, out, env, loaded: { config, tree } }) {
+    const docker = require('@imagewright/docker') as typeof import('@imagewright/docker');
+    const { freezeFromImage, freezeJson, freezeLines } = require('@imagewright/environments') as typeof import('@imagewright/environments');
+    const deployment = tree.deployment(config.DEPLOYMENT_NAME);
+    const engine = await docker.connectEngine(env);
+    const image = (values.image as string | undefined) || config.IMAGE_ID;
+    const plans = await freezeFromImage(engine, image, deployment, docker.parseRunFlags(config.IMAGE_RUN_PARS, { env }));
+    if (out.json) return out.printJson(freezeJson(plans, tree.root));
+    if (plans.length === 0) return out.info(`image-freeze: deployment ${deployment.name} declares no environments`);
+    freezeLines(plans, tree.root).forEach((l) => out.line(l));
+  },
+});

@@ -1,0 +1,69 @@
+import { cpSync } from 'node:fs';
+import { join } from 'node:path';
+import { envFor, REPO_ROOT, tempDeploymentRoot } from './bin';
+
+/** The mission of `envDeploymentRoot`: deployments/envs. */
+export const ENV_DEPLOYMENT = 'envs';
+
+/**
+ * A throwaway checkout with the real deployments/common and a small mission, deployments/envs,
+ * whose environments cover each kind the tools must handle:
+ *   good    a venv with a Debian package (python3-six), imports (one commented out) and a .py test
+ *   wheely  a venv with a pip package from a wheel built during the image build (no PyPI: pip
+ *           runs with --no-index and --find-links, through PIP_NO_INDEX / PIP_FIND_LINKS)
+ *   sys     the system Python (env-create --system), with an apt spec
+ *   bare    no tests/ folder: reported as skipped
+ * The root image is the demo's default (Debian bookworm minbase by debootstrap), shared.
+ */
+export function envDeploymentRoot(image: string, files: Record<string, string> = {}): { root: string; env: NodeJS.ProcessEnv } {
+  const mission = `deployments/${ENV_DEPLOYMENT}/image`;
+  const root = tempDeploymentRoot(ENV_DEPLOYMENT, {
+    [`${mission}/Dockerfile.custom`]: [
+      'ARG BASE_IMAGE',
+      '# A wheel from a local project, built offline with Debian\'s setuptools and wheel.',
+      'FROM ${BASE_IMAGE} AS wheels',
+      'COPY tinypkg/ /tmp/tinypkg/',
+      'RUN python3 -m pip wheel --no-index --no-build-isolation --no-deps -w /tmp/wheels /tmp/tinypkg',
+      '',
+      'FROM ${BASE_IMAGE}',
+      'ARG USE_FROZEN=1',
+      'ENV USE_FROZEN=${USE_FROZEN} PIP_NO_INDEX=1 PIP_FIND_LINKS=/opt/wheels',
+      'USER root',
+      'COPY --from=wheels /tmp/wheels/ /opt/wheels/',
+      'COPY environments/frozen/ /opt/environments/frozen/',
+      'COPY environments/good/ /opt/environments/good/',
+      'RUN env-create good',
+      'COPY environments/wheely/ /opt/environments/wheely/',
+      'RUN env-create wheely',
+      'COPY environments/sys/ /opt/environments/sys/',
+      'RUN env-create --system sys',
+      '',
+    ].join('\n'),
+    [`${mission}/tinypkg/pyproject.toml`]: [
+      '[build-system]',
+      'requires = ["setuptools"]',
+      'build-backend = "setuptools.build_meta"',
+      '',
+      '[project]',
+      'name = "tinypkg"',
+      'version = "0.1.0"',
+      '',
+    ].join('\n'),
+    [`${mission}/tinypkg/tinypkg/__init__.py`]: 'ANSWER = 42\n',
+    [`${mission}/environments/frozen/.keep`]: '',
+    [`${mission}/environments/good/good.apt`]: '# six from Debian\npython3-six\n',
+    [`${mission}/environments/good/kernel.name`]: 'Good\n',
+    [`${mission}/environments/good/tests/imports`]: 'six\njson\n# nosuchmodule\n',
+    [`${mission}/environments/good/tests/check.py`]: 'import six\nassert six.PY3\nprint("six ok")\n',
+    [`${mission}/environments/wheely/wheely.pip`]: 'tinypkg\n',
+    [`${mission}/environments/wheely/kernel.name`]: 'Wheely\n',
+    [`${mission}/environments/wheely/tests/imports`]: 'tinypkg\n',
+    [`${mission}/environments/sys/sys.apt`]: 'python3-six\n',
+    [`${mission}/environments/sys/kernel.name`]: 'System\n',
+    [`${mission}/environments/sys/tests/imports`]: 'yaml\n',
+    [`${mission}/environments/bare/kernel.name`]: 'Bare\n',
+    ...files,
+  });
+  cpSync(join(REPO_ROOT, 'deployments', 'common'), join(root, 'deployments', 'common'), { recursive: true });
+  return { root, env: envFor(root, ENV_DEPLOYMENT, image) };
+}
