@@ -128,5 +128,9 @@ describe('image-build', () => {
     expect(tools.stdout).toBe('tools ok\n');
     const user = await runBin('image-exec', ['id', '-un'], { env });
     expect(user.stdout).toBe('jovyan\n');
+    // Built from the committed frozen specs: its environment tests pass (imports, notebook, script).
+    const test = await runBin('image-test', [], { env });
+    expect(test.stdout).toMatch(/^image-test: 6 passed, 0 failed, 0 skipped/m);
+    expect(test.code).toBe(0);
   });
 });
