@@ -1,3 +1,4 @@
+import { thrown } from '@imagewright/testing';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,14 +33,6 @@ const env = (name: string, conda: string[], pip: string[] = [], apt?: string[]):
   prefix: `/opt/conda/envs/${name}`,
 });
 
-const thrown = (fn: () => void): ImagewrightError => {
-  try {
-    fn();
-  } catch (error) {
-    return error as ImagewrightError;
-  }
-  throw new Error('did not throw');
-};
 
 describe('diffExports', () => {
   it('lists changed, added and removed packages, by section then name', () => {

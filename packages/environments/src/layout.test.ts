@@ -1,3 +1,4 @@
+import { thrown } from '@imagewright/testing';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,14 +24,6 @@ function deployment(envs: string[], files: string[] = []): { root: string; d: De
   return { root, d: new DeploymentTree(root).deployment('dep') };
 }
 
-const thrown = (fn: () => void): ImagewrightError => {
-  try {
-    fn();
-  } catch (error) {
-    return error as ImagewrightError;
-  }
-  throw new Error('did not throw');
-};
 
 describe('frozenLayout / specFiles', () => {
   it('uses the flat layout by default, frozen and chilly side by side', () => {

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from '@imagewright/docker';
-import { ENV_DEPLOYMENT, ensureEngine, envDeploymentRoot, runBin } from '@imagewright/testing';
+import { ENV_DEPLOYMENT, ensureEngine, removeChainTags, envDeploymentRoot, runBin } from '@imagewright/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const REPO = `imagewright-test/image-all-${process.pid}`;
@@ -16,9 +16,7 @@ beforeAll(async () => {
   env = { ...env, USE_FROZEN: '0' };
 });
 afterAll(async () => {
-  for (const tag of ['latest', 'common-latest', 'latest-previous', 'common-latest-previous']) {
-    await engine.getImage(`${REPO}:${tag}`).remove().catch(() => {});
-  }
+  await removeChainTags(engine, REPO);
 });
 
 describe('image-all', () => {

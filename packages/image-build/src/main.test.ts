@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from '@imagewright/docker';
-import { BUSYBOX_IMAGE, busyboxImage, ensureEngine, envFor, REPO_ROOT, runBin, tempDeploymentRoot } from '@imagewright/testing';
+import { BUSYBOX_IMAGE, busyboxImage, ensureEngine, removeChainTags, envFor, REPO_ROOT, runBin, tempDeploymentRoot } from '@imagewright/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // A small chain on the real engine: root = the busybox test image, common and mission images
@@ -33,9 +33,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   // Per-run tags only; the images' layers are shared with the cached busybox image.
-  for (const tag of ['latest', 'common-latest', 'latest-previous', 'common-latest-previous']) {
-    await engine.getImage(`${REPO}:${tag}`).remove().catch(() => {});
-  }
+  await removeChainTags(engine, REPO);
 });
 
 describe('image-build', () => {

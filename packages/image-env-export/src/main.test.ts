@@ -1,5 +1,5 @@
 import type { Engine } from '@imagewright/docker';
-import { ensureEngine, envDeploymentRoot, runBin } from '@imagewright/testing';
+import { builtEnvDeployment, ensureEngine, removeChainTags, runBin } from '@imagewright/testing';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -9,11 +9,10 @@ let env: NodeJS.ProcessEnv;
 
 beforeAll(async () => {
   engine = await ensureEngine();
-  env = { ...envDeploymentRoot(`${REPO}:latest`).env, USE_FROZEN: '0' };
-  expect((await runBin('image-build', [], { env })).code).toBe(0);
+  ({ env } = await builtEnvDeployment(REPO));
 });
 afterAll(async () => {
-  for (const tag of ['latest', 'common-latest']) await engine.getImage(`${REPO}:${tag}`).remove().catch(() => {});
+  await removeChainTags(engine, REPO);
 });
 
 /** What pip itself reports inside the image (the oracle); --local: what pip installed in a venv. */

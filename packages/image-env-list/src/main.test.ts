@@ -1,5 +1,5 @@
 import type { Engine } from '@imagewright/docker';
-import { ensureEngine, envDeploymentRoot, runBin } from '@imagewright/testing';
+import { builtEnvDeployment, ensureEngine, removeChainTags, runBin } from '@imagewright/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const REPO = `imagewright-test/env-list-${process.pid}`;
@@ -8,11 +8,10 @@ let env: NodeJS.ProcessEnv;
 
 beforeAll(async () => {
   engine = await ensureEngine();
-  env = { ...envDeploymentRoot(`${REPO}:latest`).env, USE_FROZEN: '0' };
-  expect((await runBin('image-build', [], { env })).code).toBe(0);
+  ({ env } = await builtEnvDeployment(REPO));
 });
 afterAll(async () => {
-  for (const tag of ['latest', 'common-latest']) await engine.getImage(`${REPO}:${tag}`).remove().catch(() => {});
+  await removeChainTags(engine, REPO);
 });
 
 describe('image-env-list', () => {

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from '@imagewright/docker';
-import { ENV_DEPLOYMENT, ensureEngine, envDeploymentRoot, runBin } from '@imagewright/testing';
+import { ENV_DEPLOYMENT, ensureEngine, removeChainTags, envDeploymentRoot, runBin } from '@imagewright/testing';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -24,9 +24,7 @@ beforeAll(async () => {
   }));
 });
 afterAll(async () => {
-  for (const tag of ['latest', 'common-latest', 'latest-previous', 'common-latest-previous']) {
-    await engine.getImage(`${REPO}:${tag}`).remove().catch(() => {});
-  }
+  await removeChainTags(engine, REPO);
 });
 
 describe('USE_FROZEN and image-freeze', () => {

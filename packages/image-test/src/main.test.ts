@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from '@imagewright/docker';
-import { ENV_DEPLOYMENT, ensureEngine, envDeploymentRoot, runBin } from '@imagewright/testing';
+import { builtEnvDeployment, ENV_DEPLOYMENT, ensureEngine, removeChainTags, runBin } from '@imagewright/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // The real runner in real images: deployments/common as shipped, a small mission (good, wheely,
@@ -14,16 +14,10 @@ const tests = (file: string) => join(root, 'deployments', ENV_DEPLOYMENT, 'image
 
 beforeAll(async () => {
   engine = await ensureEngine();
-  ({ root, env } = envDeploymentRoot(`${REPO}:latest`));
-  env = { ...env, USE_FROZEN: '0' };
-  const build = await runBin('image-build', [], { env });
-  expect(build.stderr + build.stdout).toContain(`${REPO}:latest`);
-  expect(build.code).toBe(0);
+  ({ root, env } = await builtEnvDeployment(REPO));
 });
 afterAll(async () => {
-  for (const tag of ['latest', 'common-latest', 'latest-previous', 'common-latest-previous']) {
-    await engine.getImage(`${REPO}:${tag}`).remove().catch(() => {});
-  }
+  await removeChainTags(engine, REPO);
 });
 
 describe('image-test', () => {

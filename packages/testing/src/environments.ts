@@ -1,6 +1,8 @@
 import { cpSync } from 'node:fs';
 import { join } from 'node:path';
-import { envFor, REPO_ROOT, tempDeploymentRoot } from './bin';
+import type { ImagewrightError } from '@imagewright/core';
+import type { Engine } from '@imagewright/docker';
+import { envFor, REPO_ROOT, runBin, tempDeploymentRoot } from './bin';
 
 /** The mission of `envDeploymentRoot`: deployments/envs. */
 export const ENV_DEPLOYMENT = 'envs';
@@ -66,4 +68,30 @@ export function envDeploymentRoot(image: string, files: Record<string, string> =
   });
   cpSync(join(REPO_ROOT, 'deployments', 'common'), join(root, 'deployments', 'common'), { recursive: true });
   return { root, env: envFor(root, ENV_DEPLOYMENT, image) };
+}
+
+/** The tags a chain build makes (and its backups): what a test removes afterwards. */
+export async function removeChainTags(engine: Engine, repo: string): Promise<void> {
+  for (const tag of ['latest', 'common-latest', 'latest-previous', 'common-latest-previous']) {
+    await engine.getImage(`${repo}:${tag}`).remove().catch(() => {});
+  }
+}
+
+/** `envDeploymentRoot` built from its floating specs (USE_FROZEN=0) as `<repo>:latest`. */
+export async function builtEnvDeployment(repo: string): Promise<{ root: string; env: NodeJS.ProcessEnv }> {
+  const { root, env } = envDeploymentRoot(`${repo}:latest`);
+  const floating = { ...env, USE_FROZEN: '0' };
+  const build = await runBin('image-build', [], { env: floating });
+  if (build.code !== 0) throw new Error(`image-build of the test deployment failed (exit ${build.code}):\n${build.stderr.slice(-3000)}`);
+  return { root, env: floating };
+}
+
+/** The error `fn` throws (an ImagewrightError in the tests that use it); fails when it does not throw. */
+export function thrown<E = ImagewrightError>(fn: () => unknown): E {
+  try {
+    fn();
+  } catch (error) {
+    return error as E;
+  }
+  throw new Error('did not throw');
 }
