@@ -46,6 +46,8 @@ export interface ImageTestOptions {
   environments?: string[];
   flags?: RunFlags;
   timeout?: number;
+  /** An item starting (a terminal shows what is running). */
+  onStart?(environment: string, item: string): void;
   /** Each result as it arrives (streamed output). */
   onResult?(result: TestResult): void;
   /** Output of the container that is not protocol (a mission's own test script, crashes). */
@@ -76,7 +78,8 @@ export async function runImageTests(engine: Engine, image: string, options: Imag
     onLine(line) {
       const event = parseTestEvent(line);
       if (!event) return line && options.onOther?.(line);
-      if (event.event === 'result') {
+      if (event.event === 'start') options.onStart?.(event.environment, event.item);
+      else if (event.event === 'result') {
         add({ environment: event.environment, item: event.item, kind: event.kind, result: event.result, seconds: event.seconds, ...(event.output ? { output: event.output } : {}) });
       } else if (event.event === 'skip') {
         add({ environment: event.environment, item: '', kind: 'environment', result: 'skipped', seconds: 0, reason: event.reason });

@@ -28,13 +28,23 @@ result, seconds}]} at the end instead of the lines.`,
     const docker = require('@imagewright/docker') as typeof import('@imagewright/docker');
     const { runImageTests, formatTestResult } = require('@imagewright/environments') as typeof import('@imagewright/environments');
     const engine = await docker.connectEngine(env);
+    // On a terminal the running item shows on one status line, replaced by its result.
+    const status = out.tty && !out.json && out.stderr.isTTY;
+    const clear = () => status && out.stderr.write('\r\x1b[K');
     const report = await runImageTests(engine, image, {
       environments: values.env as string[] | undefined,
       flags: docker.parseRunFlags(config.IMAGE_RUN_PARS, { env }),
       timeout,
-      onResult: out.json ? undefined : (result) => formatTestResult(result, out).forEach((l) => out.line(l)),
+      onStart: status ? (environment, item) => out.stderr.write(`\r\x1b[K${out.dim(`[${environment}] ${item} ...`)}`) : undefined,
+      onResult: out.json
+        ? undefined
+        : (result) => {
+            clear();
+            formatTestResult(result, out).forEach((l) => out.line(l));
+          },
       onOther: out.json ? undefined : (line) => out.info(line),
     });
+    clear();
     if (out.json) {
       out.printJson({ ...report, results: report.results.map(({ output: _output, ...r }) => r) });
     } else {
