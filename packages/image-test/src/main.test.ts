@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from '@imagewright/docker';
-import { builtEnvDeployment, ENV_DEPLOYMENT, ensureEngine, removeChainTags, runBin } from '@imagewright/testing';
+import { BUSYBOX_IMAGE, busyboxImage, builtEnvDeployment, ENV_DEPLOYMENT, ensureEngine, removeChainTags, runBin } from '@imagewright/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // The real runner in real images: deployments/common as shipped, a small mission (good, wheely,
@@ -78,7 +78,8 @@ describe('image-test', () => {
   });
 
   it('an image without the runner fails clearly (exit 1)', async () => {
-    const result = await runBin('image-test', ['--image', 'imagewright-test/busybox:latest'], { env });
+    await busyboxImage(engine);
+    const result = await runBin('image-test', ['--image', BUSYBOX_IMAGE], { env });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/has no test runner \/opt\/environments\/test/);
   });
