@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Duplex, Readable, Writable } from 'node:stream';
+import { type Duplex, PassThrough, type Readable, type Writable } from 'node:stream';
 import { type Config, failure, usageError } from '@imagewright/core';
 import type Dockerode from 'dockerode';
 import { engineMessage, type Engine } from './client';
@@ -245,7 +245,6 @@ export async function runCaptured(
     missing?: string;
   },
 ): Promise<CapturedRun> {
-  const { PassThrough } = require('node:stream') as typeof import('node:stream');
   const out = new PassThrough();
   const err = new PassThrough();
   let stdout = '';

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { failure, ImagewrightError, usageError, type Deployment } from '@imagewright/core';
+import { dirname } from 'node:path';
+import { failure, ImagewrightError, tempPathFor, usageError, type Deployment } from '@imagewright/core';
 import { parseExport, pins, renderExport, type EnvironmentExport, type Pin } from './conda-yaml';
 import { specFiles } from './layout';
 
@@ -77,7 +77,7 @@ function parsedOrUndefined(text: string, file: string): EnvironmentExport | unde
 export function writeFreeze(plans: FreezePlan[]): void {
   const pending = plans
     .filter((p) => p.status !== 'unchanged')
-    .map((p) => ({ file: p.file, text: p.text, temp: join(dirname(p.file), `.${basename(p.file)}.${process.pid}.tmp`) }));
+    .map((p) => ({ file: p.file, text: p.text, temp: tempPathFor(p.file) }));
   const created: string[] = [];
   let renamed = 0;
   let current = '';

@@ -64,7 +64,6 @@ export async function runImageTests(engine: Engine, image: string, options: Imag
   const report: TestReport = { image, passed: 0, failed: 0, skipped: 0, seconds: 0, results: [] };
   let summary: Extract<TestEvent, { event: 'summary' }> | undefined;
   let error: Extract<TestEvent, { event: 'error' }> | undefined;
-  const started = Date.now();
   const add = (result: TestResult) => {
     report.results.push(result);
     options.onResult?.(result);
@@ -88,14 +87,14 @@ export async function runImageTests(engine: Engine, image: string, options: Imag
     },
   });
   if (error) throw error.usage ? usageError(error.message) : failure(error.message);
-  report.passed = report.results.filter((r) => r.result === 'ok').length;
-  report.failed = report.results.filter((r) => r.result === 'FAIL').length;
-  report.skipped = report.results.filter((r) => r.result === 'skipped').length;
-  report.seconds = summary?.seconds ?? (Date.now() - started) / 1000;
   if (!summary) {
     const why = run.stderr.trim().split('\n').slice(-3).join(' | ');
     throw failure(`the test runner in ${image} stopped without a summary (exit ${run.code})${why ? `: ${why}` : ''}`);
   }
+  report.passed = report.results.filter((r) => r.result === 'ok').length;
+  report.failed = report.results.filter((r) => r.result === 'FAIL').length;
+  report.skipped = report.results.filter((r) => r.result === 'skipped').length;
+  report.seconds = summary.seconds;
   if (run.code !== Math.min(report.failed, 125)) {
     throw failure(`the test runner in ${image} exited ${run.code} but reported ${report.failed} failure(s)`);
   }
