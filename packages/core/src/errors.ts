@@ -1,5 +1,15 @@
 /** Exit codes used by every imagewright command. */
-export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+export const EXIT = {
+  ok: 0,
+  failed: 1,
+  usage: 2,
+  /** As `docker run`: the Engine refused to create or start the container. */
+  engineRefused: 125,
+  /** As `docker run`: the container's command exists but cannot be invoked. */
+  cannotInvoke: 126,
+  /** As `docker run`: the container's command was not found. */
+  notFound: 127,
+} as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 /**
