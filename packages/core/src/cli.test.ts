@@ -151,6 +151,100 @@ describe('runCommand', () => {
     });
   });
 
+  describe('image', () => {
+    const imageOf = async (spec: Partial<CommandSpec>, argv: string[]) => {
+      let seen: string | undefined;
+      const r = await run(spec, argv, (ctx) => {
+        seen = ctx.image;
+      });
+      return { ...r, seen };
+    };
+
+    it('--image REF names it, for option and positional commands alike', async () => {
+      expect((await imageOf({ image: 'option' }, ['--image', 'a:1'])).seen).toBe('a:1');
+      expect((await imageOf({ image: 'positional' }, ['--image', 'a:1'])).seen).toBe('a:1');
+      expect((await imageOf({ image: 'positional' }, ['b:2'])).seen).toBe('b:2');
+    });
+
+    it('the positional IMAGE is not one of the command\'s own positionals', async () => {
+      const r = await run({ image: 'positional', args: 'ENV', positionals: { min: 1, max: 1 } }, ['env1', 'img:3']);
+      expect(r.code).toBe(0);
+      expect(r.calls[0].positionals).toEqual(['env1']);
+      expect(r.calls[0].image).toBe('img:3');
+    });
+
+    it('refuses the image given twice, an empty --image, and a positional for option-only commands', async () => {
+      const twice = await run({ image: 'positional' }, ['--image', 'a', 'b']);
+      expect(twice.code).toBe(2);
+      expect(oneLine(twice.stderr)).toContain('given twice');
+      const empty = await run({ image: 'option' }, ['--image', '']);
+      expect(empty.code).toBe(2);
+      expect(oneLine(empty.stderr)).toContain('--image is empty');
+      expect((await run({ image: 'option' }, ['img'])).code).toBe(2);
+    });
+
+    it('usage shows [IMAGE] and --help lists --image REF', async () => {
+      const r = await run({ image: 'positional' }, ['--help']);
+      expect(r.stdout).toMatch(/^Usage: fake \[OPTIONS\] \[IMAGE\]\n/);
+      expect(r.stdout).toMatch(/--image REF +the image to use instead of IMAGE_ID/);
+    });
+  });
+
+  describe('runFlags (the run family)', () => {
+    // A stand-in arity table: the real one is @imagewright/docker's runFlagArity.
+    const arity = (word: string): 0 | 1 => {
+      if (['-e', '--env', '-v', '--gpus', '-h'].includes(word)) return 1;
+      if (['-it', '--rm', '-i', '-t'].includes(word) || word.includes('=')) return 0;
+      throw new ImagewrightError(`command line: ${word} is not supported`, 2);
+    };
+    const exec: Partial<CommandSpec> = { args: 'CMD [ARG...]', passThrough: true, runFlags: arity, image: 'option' };
+
+    it('splits own options, docker-run flags and the command untouched', async () => {
+      const r = await run(exec, ['-e', 'FOO=1', '--image', 'img', '-it', '--gpus', 'all', '-h', 'box', 'python3', '-e', 'x', '--image', 'y']);
+      expect(r.code).toBe(0);
+      expect(r.calls[0].runArgs).toEqual(['-e', 'FOO=1', '-it', '--gpus', 'all', '-h', 'box']);
+      expect(r.calls[0].positionals).toEqual(['python3', '-e', 'x', '--image', 'y']);
+      expect(r.calls[0].image).toBe('img');
+    });
+
+    it('an unsupported flag is the parser\'s one-line exit 2; a flag missing its value too', async () => {
+      const bad = await run(exec, ['--bogus', 'ls']);
+      expect(bad.code).toBe(2);
+      expect(oneLine(bad.stderr)).toBe('fake: command line: --bogus is not supported');
+      const short = await run(exec, ['-e']);
+      expect(short.code).toBe(2);
+      expect(oneLine(short.stderr)).toContain('-e needs a value');
+    });
+
+    it('--help stays long only (-h is docker run\'s --hostname) and states docker run\'s exit codes', async () => {
+      const r = await run(exec, ['--help']);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/^Usage: fake \[OPTIONS\] \[DOCKER RUN FLAGS\] CMD \[ARG\.\.\.\]\n/);
+      expect(r.stdout).not.toMatch(/-h, --help/);
+      expect(r.stdout).toContain('125 the Engine refused the container, 126 the command cannot be invoked, 127 the command was not found');
+    });
+  });
+
+  it('refuses conflicting options with one line naming both', async () => {
+    const r = await run({ ...spec, json: true, conflicts: [['json', 'verbose']] }, ['--json', '-v']);
+    expect(r.code).toBe(2);
+    expect(r.calls).toHaveLength(0);
+    expect(oneLine(r.stderr)).toBe('fake: --json and --verbose conflict: give at most one');
+    expect((await run({ ...spec, json: true, conflicts: [['json', 'verbose']] }, ['--json'])).code).toBe(0);
+  });
+
+  it('--version prints the version without running; --json adds Node and the Engine API', async () => {
+    const r = await run(spec, ['--version']);
+    expect(r.code).toBe(0);
+    expect(r.calls).toHaveLength(0);
+    expect(r.stdout).toMatch(/^fake \(imagewright\) \d+\.\d+\.\d+\n$/);
+    const json = await run({ ...spec, json: true, engineVersion: async () => '1.99' }, ['--version', '--json']);
+    expect(JSON.parse(json.stdout)).toMatchObject({ command: 'fake', node: process.versions.node, engineApi: '1.99' });
+    const down = await run({ ...spec, json: true, engineVersion: async () => { throw new Error('no engine'); } }, ['--version', '--json']);
+    expect(down.code).toBe(0);
+    expect(JSON.parse(down.stdout)).toMatchObject({ engineApi: null, engineError: 'no engine' });
+  });
+
   it('turns an ImagewrightError into its exit code and one "name: message" line', async () => {
     const r = await run(spec, [], () => {
       throw new ImagewrightError('image x not found', 1);

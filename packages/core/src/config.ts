@@ -140,7 +140,7 @@ function readInput(name: InputName, raw: RawEnv): string | undefined {
 /** Inputs → the full config. Pure: everything it needs is in `raw` and `root`. */
 export function deriveConfig(raw: RawEnv, root: string): Config {
   if (!raw.DEPLOYMENT_NAME) {
-    throw usageError('DEPLOYMENT_NAME is not set: name a folder under deployments/ (source setup-env or use --env-file)');
+    throw usageError('DEPLOYMENT_NAME is not set: name a folder under deployments/ (source setup-env, or --setup-env FILE)');
   }
   const inputs = Object.fromEntries(INPUT_NAMES.map((name) => [name, readInput(name, raw)])) as unknown as Inputs;
   if (inputs.REGISTRY) inputs.REGISTRY = inputs.REGISTRY.replace(/\/+$/, '');

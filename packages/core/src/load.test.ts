@@ -47,7 +47,7 @@ describe('readEnvFile', () => {
         `export IMAGE_RUN_PARS='--rm -e X="a b"'`,
         'IMAGE_TAG=unexported-but-set-a', // set -a: plain assignments count as sourced
         'NOT_A_CONFIG_NAME=1',
-        'if [ -n "$IMAGEWRIGHT_ENV_FILE" ]; then export IMAGE_UBUNTU_NAME=skipped-eval; fi',
+        'if [ -n "$IMAGEWRIGHT_READING_SETUP_ENV" ]; then export IMAGE_UBUNTU_NAME=skipped-eval; fi',
         'echo this goes nowhere',
         '',
       ].join('\n'),
@@ -102,7 +102,7 @@ describe('loadConfig', () => {
     const root = checkout();
     writeFileSync(join(root, 'setup-env'), 'export DEPLOYMENT_NAME=a\nexport IMAGE_TAG=from-file\n');
     const { config } = loadConfig({
-      envFile: join(root, 'setup-env'),
+      setupEnv: join(root, 'setup-env'),
       env: cleanEnv({ DEPLOYMENT_NAME: 'b', IMAGE_TAG: 'from-env', ENVIRONMENT: 'dev' }),
       cwd: '/',
     });
@@ -110,6 +110,32 @@ describe('loadConfig', () => {
     expect(config.DEPLOYMENT_NAME).toBe('a');
     expect(config.IMAGE_TAG).toBe('from-file');
     expect(config.ENVIRONMENT).toBe('dev'); // not in the file: the environment's value stands
+  });
+});
+
+describe('loadConfig: the setup-env file', () => {
+  it('reads IMAGEWRIGHT_SETUP_ENV when --setup-env is not given, and --setup-env wins over it', () => {
+    const root = checkout();
+    writeFileSync(join(root, 'one.env'), 'export DEPLOYMENT_NAME=a\n');
+    writeFileSync(join(root, 'two.env'), 'export DEPLOYMENT_NAME=b\n');
+    expect(loadConfig({ env: cleanEnv({ IMAGEWRIGHT_SETUP_ENV: join(root, 'one.env') }), cwd: '/' }).config.DEPLOYMENT_NAME).toBe('a');
+    const both = loadConfig({ setupEnv: join(root, 'two.env'), env: cleanEnv({ IMAGEWRIGHT_SETUP_ENV: join(root, 'one.env') }), cwd: '/' });
+    expect(both.config.DEPLOYMENT_NAME).toBe('b');
+  });
+
+  it('names the input that gave a missing file, a folder, or broken shell: exit 2, one line', () => {
+    const root = checkout();
+    const viaOption = thrown(() => loadConfig({ setupEnv: 'nosuch.env', env: cleanEnv(), cwd: root }));
+    expect(viaOption.exitCode).toBe(2);
+    expect(viaOption.message).toBe('--setup-env nosuch.env: no such file (allowed: a setup-env file)');
+    const viaEnv = thrown(() => loadConfig({ env: cleanEnv({ IMAGEWRIGHT_SETUP_ENV: 'gone.env' }), cwd: root }));
+    expect(viaEnv.message).toMatch(/^IMAGEWRIGHT_SETUP_ENV=gone.env: no such file/);
+    expect(thrown(() => loadConfig({ setupEnv: root, env: cleanEnv(), cwd: '/' })).message).toContain('not a file');
+    writeFileSync(join(root, 'broken.env'), 'export DEPLOYMENT_NAME="a\n');
+    const broken = thrown(() => loadConfig({ setupEnv: 'broken.env', env: cleanEnv(), cwd: root }));
+    expect(broken.exitCode).toBe(2);
+    expect(broken.message).toMatch(/^--setup-env broken.env: not valid shell/);
+    expect(broken.message).not.toContain('\n');
   });
 });
 

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { type Config, deriveConfig, findRoot, INPUTS, INPUT_NAMES } from './config';
 import { DeploymentTree } from './deployment';
@@ -14,31 +14,39 @@ const KNOWN = new Set<string>([
  * Reads a setup-env file without sourcing it into the caller: bash sources it in a child (so
  * quoting, `$(pwd)` and `${VAR}` behave exactly as for `source setup-env`; it runs in the file's
  * folder, as users source it from the checkout) and reports what it exported. The template
- * skips its own `eval "$(image-env --export)"` when IMAGEWRIGHT_ENV_FILE is set.
+ * skips its own `image-env --export` when IMAGEWRIGHT_READING_SETUP_ENV is set. `label` names
+ * the input in errors (`--setup-env FILE` or `IMAGEWRIGHT_SETUP_ENV=FILE`).
  */
-export function readEnvFile(file: string, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+export function readEnvFile(file: string, env: NodeJS.ProcessEnv = process.env, label = `--setup-env ${file}`): Record<string, string> {
   // Loaded here, not at the top: every bin's --help loads this module.
   const { execFileSync } = require('node:child_process') as typeof import('node:child_process');
   const path = resolve(file);
-  if (!existsSync(path)) throw usageError(`--env-file ${file}: no such file (allowed: a setup-env file)`);
+  if (!existsSync(path)) throw usageError(`${label}: no such file (allowed: a setup-env file)`);
+  if (!statSync(path).isFile()) throw usageError(`${label}: not a file (allowed: a setup-env file)`);
+  try {
+    accessSync(path, constants.R_OK);
+  } catch (error) {
+    throw usageError(`${label}: cannot read it (${(error as NodeJS.ErrnoException).code}): allowed a readable setup-env file`);
+  }
   // Syntax first (bash -n runs nothing): a broken file must not be half-read.
   try {
     execFileSync('bash', ['-n', path], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
   } catch (error) {
     const detail = String((error as { stderr?: string }).stderr ?? '').trim().split('\n')[0];
-    throw usageError(`--env-file ${file}: not valid shell (${detail.replace(`${path}: `, '')})`);
+    throw usageError(`${label}: not valid shell (${detail.replace(`${path}: `, '')})`);
   }
   let out: string;
   try {
     out = execFileSync('bash', ['-c', 'set -a; source "$1" >/dev/null; env -0', 'setup-env', path], {
       cwd: dirname(path),
-      env: { ...env, IMAGEWRIGHT_ENV_FILE: path },
+      // IMAGEWRIGHT_ENV_FILE: what setup-env files written before the rename check.
+      env: { ...env, IMAGEWRIGHT_READING_SETUP_ENV: path, IMAGEWRIGHT_ENV_FILE: path },
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'inherit'],
       maxBuffer: 16 * 1024 * 1024,
     });
   } catch (error) {
-    throw usageError(`--env-file ${file}: bash could not read it (${(error as Error).message.split('\n')[0]})`);
+    throw usageError(`${label}: bash could not read it (${(error as Error).message.split('\n')[0]})`);
   }
   const vars: Record<string, string> = {};
   for (const entry of out.split('\0')) {
@@ -50,7 +58,8 @@ export function readEnvFile(file: string, env: NodeJS.ProcessEnv = process.env):
 }
 
 export interface LoadOptions {
-  envFile?: string;
+  /** A setup-env file to read (--setup-env); default IMAGEWRIGHT_SETUP_ENV, else the environment alone. */
+  setupEnv?: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
 }
@@ -60,12 +69,14 @@ export interface Loaded {
   tree: DeploymentTree;
 }
 
-/** The one config loader: environment (or --env-file) → validated config of a known deployment. */
+/** The one config loader: environment (or a setup-env file) → validated config of a known deployment. */
 export function loadConfig(options: LoadOptions = {}): Loaded {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
-  const envFile = options.envFile ? resolve(cwd, options.envFile) : undefined;
-  const raw: Record<string, string | undefined> = envFile ? { ...env, ...readEnvFile(envFile, env) } : { ...env };
+  const given = options.setupEnv ?? (env.IMAGEWRIGHT_SETUP_ENV || undefined);
+  const label = options.setupEnv !== undefined ? `--setup-env ${given}` : `IMAGEWRIGHT_SETUP_ENV=${given}`;
+  const envFile = given !== undefined ? resolve(cwd, given) : undefined;
+  const raw: Record<string, string | undefined> = envFile ? { ...env, ...readEnvFile(envFile, env, label) } : { ...env };
   const root = findRoot(raw, envFile ? dirname(envFile) : cwd);
   const config = deriveConfig(raw, root);
   const tree = new DeploymentTree(root);

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --
 import { command, formatElapsed, usageError } from '@imagewright/core';
 
 /** The pipeline, in order: each step is its own command, run as users would chain them with &&. */
@@ -26,7 +26,8 @@ function binPath(name: string): string {
 function runStep(bin: string, args: string[], stdout: 'inherit' | 2): Promise<{ code: number; signal?: NodeJS.Signals }> {
   const { spawn } = require('node:child_process') as typeof import('node:child_process');
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [binPath(bin), ...args], { stdio: ['inherit', stdout, 'inherit'] });
+    // `--`: no argument of the step may be taken by Node itself (--env-file, --inspect...).
+    const child = spawn(process.execPath, ['--', binPath(bin), ...args], { stdio: ['inherit', stdout, 'inherit'] });
     let received: NodeJS.Signals | undefined;
     const forward = (signal: NodeJS.Signals) => {
       received = signal;
@@ -47,7 +48,7 @@ command({
   name: 'image-all',
   summary: 'The image pipeline: image-build, then image-test (push and scan join later), a result line per step.',
   description: `
-Steps: ${NAMES.join(', ')}. Each runs as its own command with the same config (--env-file is passed
+Steps: ${NAMES.join(', ')}. Each runs as its own command with the same config (--setup-env is passed
 on) and stops the pipeline when it fails, as \`image-build && image-test\` did; unlike the
 original, image-all then exits with that step's code (1 failed, 2 usage or config) instead of 0.
 --from STEP resumes at STEP; --only STEP runs just STEP. With --json the steps' own output goes
@@ -58,6 +59,7 @@ to stderr and stdout gets {result, seconds, steps: [{step, command, result, exit
     from: { type: 'string', value: 'STEP', description: `start at STEP (${NAMES.join(', ')})` },
     only: { type: 'string', value: 'STEP', description: 'run only STEP' },
   },
+  engineVersion: (env) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).engineApiVersion(env),
   async run({ values, out }) {
     const pick = (option: 'from' | 'only') => {
       const value = values[option] as string | undefined;
@@ -71,7 +73,7 @@ to stderr and stdout gets {result, seconds, steps: [{step, command, result, exit
     if (from && only) throw usageError('--from and --only conflict: give at most one');
     const first = NAMES.indexOf((only ?? from ?? NAMES[0]) as (typeof NAMES)[number]);
     const last = only ? first : NAMES.length - 1;
-    const passOn = values['env-file'] ? ['--env-file', values['env-file'] as string] : [];
+    const passOn = values['setup-env'] ? ['--setup-env', values['setup-env'] as string] : [];
 
     const results: StepResult[] = [];
     const started = Date.now();

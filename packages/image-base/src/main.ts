@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --
 import { command } from '@imagewright/core';
 
 command({
@@ -11,6 +11,7 @@ command({
   config: true,
   json: true,
   options: { rebuild: { type: 'boolean', description: 'make (or pull) the root again even when it exists' } },
+  engineVersion: (env) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).engineApiVersion(env),
   async run({ values, out, env, loaded: { config, tree } }) {
     const { connectEngine } = require('@imagewright/docker') as typeof import('@imagewright/docker');
     const { ensureRootImage } = require('@imagewright/build') as typeof import('@imagewright/build');

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --
 import { command } from '@imagewright/core';
 
 command({
@@ -17,6 +17,7 @@ command({
     'no-cache': { type: 'boolean', description: 'do not use the build cache' },
     'rebuild-base': { type: 'boolean', description: 'make the root image again even when it exists' },
   },
+  engineVersion: (env) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).engineApiVersion(env),
   async run({ values, out, env, loaded }) {
     const docker = require('@imagewright/docker') as typeof import('@imagewright/docker');
     const { buildChain } = require('@imagewright/build') as typeof import('@imagewright/build');

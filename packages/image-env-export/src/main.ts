@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --
 import { command } from '@imagewright/core';
 
 command({
@@ -11,13 +11,13 @@ name, channels, dependencies (with a nested pip: list) and prefix, as conda writ
 venv or the system Python, the same shape from pip freeze, plus an apt: list pinning the Debian
 packages the environment's *.apt specs name. This is what image-freeze writes to the frozen file.`,
   config: true,
+  image: 'option',
   json: true,
-  options: { image: { type: 'string', value: 'IMAGE', description: 'export from IMAGE instead of IMAGE_ID' } },
-  async run({ values, positionals, out, env, loaded: { config } }) {
+  engineVersion: (env) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).engineApiVersion(env),
+  async run({ positionals, out, env, image, loaded: { config } }) {
     const docker = require('@imagewright/docker') as typeof import('@imagewright/docker');
     const { exportEnvironments, renderExport } = require('@imagewright/environments') as typeof import('@imagewright/environments');
     const engine = await docker.connectEngine(env);
-    const image = (values.image as string | undefined) || config.IMAGE_ID;
     const [exported] = await exportEnvironments(engine, image, positionals, docker.parseRunFlags(config.IMAGE_RUN_PARS, { env }));
     if (out.json) return out.printJson(exported);
     out.stdout.write(renderExport(exported));

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --
 import { command } from '@imagewright/core';
 
 command({
@@ -9,13 +9,13 @@ One name per line in a pipe (as the original's \`conda env list | cut\`), a tabl
 environment's kind (conda, venv, system) and prefix on a terminal; --json gives
 [{name, kind, prefix, python}].`,
   config: true,
+  image: 'option',
   json: true,
-  options: { image: { type: 'string', value: 'IMAGE', description: 'list IMAGE instead of IMAGE_ID' } },
-  async run({ values, out, env, loaded: { config } }) {
+  engineVersion: (env) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).engineApiVersion(env),
+  async run({ out, env, image, loaded: { config } }) {
     const docker = require('@imagewright/docker') as typeof import('@imagewright/docker');
     const { listEnvironments } = require('@imagewright/environments') as typeof import('@imagewright/environments');
     const engine = await docker.connectEngine(env);
-    const image = (values.image as string | undefined) || config.IMAGE_ID;
     const environments = await listEnvironments(engine, image, docker.parseRunFlags(config.IMAGE_RUN_PARS, { env }));
     if (out.json) return out.printJson(environments);
     if (!out.tty) return environments.forEach((e) => out.line(e.name));

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --
 import { command } from '@imagewright/core';
 
 command({
@@ -10,16 +10,18 @@ command({
   description: `
 CMD and its arguments reach the container exactly as given: no word splitting, so an argument
 with spaces stays one argument. Options of image-exec end at CMD (\`image-exec ls -la\`).
-IMAGE_RUN_PARS is read like a shell word list without expansion: quotes work, $VAR and globs
-stay literal, and a flag image-exec does not support is an error naming it. Relative bind-mount
-sources (-v ./x:/y) resolve against IMAGE_DIR. The exit code is the container's, as with
-docker run.`,
+docker-run flags (-e, -v, --gpus, --shm-size, ...) go before CMD and add to IMAGE_RUN_PARS, which
+is read like a shell word list without expansion: quotes work, $VAR and globs stay literal, and a
+flag image-exec does not support is an error naming it. Relative bind-mount sources (-v ./x:/y)
+resolve against the current directory, as with docker run.`,
   config: true,
-  options: { image: { type: 'string', value: 'IMAGE', description: 'run IMAGE instead of IMAGE_ID' } },
-  async run({ values, positionals, env, loaded: { config } }) {
+  image: 'option',
+  runFlags: (word) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).runFlagArity(word),
+  engineVersion: (env) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).engineApiVersion(env),
+  async run({ positionals, runArgs, env, image, loaded: { config } }) {
     const docker = require('@imagewright/docker') as typeof import('@imagewright/docker');
-    const flags = docker.parseRunFlags(config.IMAGE_RUN_PARS, { env });
+    const flags = docker.runFlagsFrom(config.IMAGE_RUN_PARS, runArgs, env);
     const engine = await docker.connectEngine(env);
-    return docker.runContainer(engine, { image: (values.image as string | undefined) || config.IMAGE_ID, cmd: positionals, flags, cwd: config.IMAGE_DIR });
+    return docker.runContainer(engine, { image, cmd: positionals, flags });
   },
 });

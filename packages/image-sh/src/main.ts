@@ -1,20 +1,23 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --
 import { command } from '@imagewright/core';
 
 command({
   name: 'image-sh',
   summary: 'Open an interactive shell in a fresh container of the image (IMAGE_ID, or IMAGE).',
-  args: '[IMAGE]',
-  positionals: { max: 1 },
+  image: 'positional',
+  passThrough: true,
+  positionals: { max: 0 },
+  runFlags: (word) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).runFlagArity(word),
   description: `
 Runs bash --rcfile /etc/bash.bashrc when the image has bash, else sh, with the flags of
-IMAGE_RUN_PARS plus -i, and -t when stdin is a terminal: a script can be piped in
+IMAGE_RUN_PARS and the docker-run flags given before IMAGE, plus -i, and -t when stdin is a terminal: a script can be piped in
 (\`echo 'conda env list' | image-sh\`). The exit code is the shell's.`,
   config: true,
-  async run({ positionals, env, loaded: { config } }) {
+  engineVersion: (env) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).engineApiVersion(env),
+  async run({ runArgs, env, image, loaded: { config } }) {
     const docker = require('@imagewright/docker') as typeof import('@imagewright/docker');
-    const flags = docker.shellFlags(docker.parseRunFlags(config.IMAGE_RUN_PARS, { env }), Boolean(process.stdin.isTTY));
+    const flags = docker.shellFlags(docker.runFlagsFrom(config.IMAGE_RUN_PARS, runArgs, env), Boolean(process.stdin.isTTY));
     const engine = await docker.connectEngine(env);
-    return docker.runContainer(engine, { image: positionals[0] ?? config.IMAGE_ID, cmd: docker.INTERACTIVE_SHELL, flags, cwd: config.IMAGE_DIR });
+    return docker.runContainer(engine, { image, cmd: docker.INTERACTIVE_SHELL, flags });
   },
 });

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --
 import { command, formatElapsed, usageError } from '@imagewright/core';
 
 command({
@@ -13,18 +13,18 @@ Exit 0 when all passed, 1 when any failed, 2 for usage or config errors (an unkn
 --json prints {image, passed, failed, skipped, seconds, results: [{environment, item, kind,
 result, seconds}]} at the end instead of the lines.`,
   config: true,
+  image: 'option',
   json: true,
   options: {
     env: { type: 'string', multiple: true, value: 'NAME', description: 'test only environment NAME (repeatable)' },
-    image: { type: 'string', value: 'IMAGE', description: 'test IMAGE instead of IMAGE_ID' },
     timeout: { type: 'string', value: 'SECONDS', description: 'fail an item that runs longer than SECONDS' },
   },
-  async run({ values, out, env, loaded: { config } }) {
+  engineVersion: (env) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).engineApiVersion(env),
+  async run({ values, out, env, image, loaded: { config } }) {
     const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
     if (timeout !== undefined && !(Number.isInteger(timeout) && timeout > 0)) {
       throw usageError(`--timeout ${JSON.stringify(values.timeout)}: allowed a whole number of seconds > 0`);
     }
-    const image = (values.image as string | undefined) || config.IMAGE_ID;
     const docker = require('@imagewright/docker') as typeof import('@imagewright/docker');
     const { runImageTests, formatTestResult } = require('@imagewright/environments') as typeof import('@imagewright/environments');
     const engine = await docker.connectEngine(env);

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --
 import { command } from '@imagewright/core';
 
 command({
@@ -7,18 +7,21 @@ command({
   args: '[CMD [ARG...]]',
   passThrough: true,
   description: `
-image-exec with -p 8888:8888 added to IMAGE_RUN_PARS (unless it publishes 8888 already). With no CMD the image's own CMD runs
+image-exec with -p 8888:8888 added to IMAGE_RUN_PARS and the flags given (unless they publish 8888 already). With no CMD the image's own CMD runs
 (start-notebook.sh in Jupyter images; JUPYTER_ENABLE_LAB=yes in the default IMAGE_RUN_PARS
 makes it JupyterLab), then open http://localhost:8888 with the token it prints. Stop it with
 Ctrl-C; the exit code is the container's.`,
   config: true,
-  async run({ positionals, env, loaded: { config } }) {
+  image: 'option',
+  runFlags: (word) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).runFlagArity(word),
+  engineVersion: (env) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).engineApiVersion(env),
+  async run({ positionals, runArgs, env, image, loaded: { config } }) {
     const docker = require('@imagewright/docker') as typeof import('@imagewright/docker');
-    const base = docker.parseRunFlags(config.IMAGE_RUN_PARS, { env });
+    const base = docker.runFlagsFrom(config.IMAGE_RUN_PARS, runArgs, env);
     // A second binding of host port 8888 would fail the start: keep the user's own -p for 8888.
     const has8888 = base.publish.some((p) => p.containerPort === 8888 && p.protocol === 'tcp');
     const flags = has8888 ? base : docker.mergeRunFlags(base, { publish: docker.parsePort('8888:8888') });
     const engine = await docker.connectEngine(env);
-    return docker.runContainer(engine, { image: config.IMAGE_ID, cmd: positionals, flags, cwd: config.IMAGE_DIR });
+    return docker.runContainer(engine, { image, cmd: positionals, flags });
   },
 });

@@ -9,7 +9,7 @@ import { splitRef } from '@imagewright/docker';
 function inheritedEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   const names = Object.entries(INPUTS).flatMap(([name, spec]) => [name, ...((spec as { aliases?: string[] }).aliases ?? [])]);
-  for (const name of [...names, 'IMAGEWRIGHT_ROOT', 'IMAGEWRIGHT_ENV_FILE']) delete env[name];
+  for (const name of [...names, 'IMAGEWRIGHT_ROOT', 'IMAGEWRIGHT_SETUP_ENV', 'IMAGEWRIGHT_READING_SETUP_ENV', 'IMAGEWRIGHT_ENV_FILE']) delete env[name];
   return env;
 }
 
@@ -23,8 +23,9 @@ export interface BinResult {
 }
 
 /**
- * Runs a command's built bin (packages/<name>/dist/main.js) as users do: a child process with
- * its own environment, optional stdin, no TTY.
+ * Runs a command's built bin (packages/<name>/dist/main.js) as users do: executed through its
+ * own `#!` line (so what Node itself would take from the arguments is tested too), a child
+ * process with its own environment, optional stdin, no TTY.
  */
 export function runBin(
   name: string,
@@ -39,7 +40,7 @@ export function runBin(
 ): Promise<BinResult> {
   const main = join(REPO_ROOT, 'packages', name, 'dist', 'main.js');
   return new Promise((res, rej) => {
-    const child = spawn(process.execPath, [main, ...args], {
+    const child = spawn(main, args, {
       cwd: options.cwd ?? REPO_ROOT,
       env: { ...inheritedEnv(), NO_COLOR: '1', ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
