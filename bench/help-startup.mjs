@@ -13,7 +13,7 @@ const WARMUP = 2; // first runs fill the page cache and compile caches; not coun
 
 const USAGE = `Usage: node bench/help-startup.mjs [--runs N] [--json]
 
-Median wall time of \`node <bin> --help\` for every built bin under packages/, against
+Median wall time of \`<bin> --help\` (run through its #! line) for every built bin under packages/, against
 \`node -e ''\` run interleaved in the same loop. Exit 1 when a bin's ratio exceeds ${THRESHOLD}.
 
 Options:
@@ -60,9 +60,9 @@ function findBins() {
 }
 
 /** Wall time of one child process, in ms; its exit status and stderr for error reports. */
-function time(argv) {
+function time([command, ...argv]) {
   const start = process.hrtime.bigint();
-  const child = spawnSync(process.execPath, argv, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  const child = spawnSync(command, argv, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   return { ms, status: child.status, stderr: child.stderr ?? '', error: child.error };
 }
@@ -89,7 +89,8 @@ for (const s of skipped) note(`skip ${s.name}: ${s.reason}`);
 
 // One task per bin plus the baseline; every round runs each once, in a fresh random order, so
 // load from elsewhere on the machine lands on all of them alike.
-const BASELINE = { name: "node -e ''", argv: ['-e', ''] };
+// Bins run as users run them: through their own #! line (`env -S node --`), not `node <bin>`.
+const BASELINE = { name: "node -e ''", argv: [process.execPath, '-e', ''] };
 const tasks = [BASELINE, ...bins.map((b) => ({ name: b.name, argv: [b.path, '--help'], bin: b }))];
 const samples = new Map(tasks.map((t) => [t, []]));
 const failed = new Map();

@@ -34,18 +34,23 @@ describe('image-sh', () => {
     expect(r).toEqual({ code: 0, stdout: 'bash --rcfile /etc/bash.bashrc\n', stderr: '' });
   });
 
-  it('takes the image as its argument', async () => {
+  it('takes the image as its argument or as --image, with docker-run flags before it', async () => {
     const absent = envFor(root, 'testdep', 'imagewright-test/absent:none');
     expect(await runBin('image-sh', [BUSYBOX_IMAGE], { env: absent, input: 'echo ok\n' })).toEqual({ code: 0, stdout: 'ok\n', stderr: '' });
-    const r = await runBin('image-sh', [], { env: absent, input: 'echo ok\n' });
-    expect(r).toEqual({ code: 1, stdout: '', stderr: 'image-sh: image imagewright-test/absent:none not found locally: run image-build (or image-pull)\n' });
+    expect(await runBin('image-sh', ['--image', BUSYBOX_IMAGE], { env: absent, input: 'echo ok\n' })).toEqual({ code: 0, stdout: 'ok\n', stderr: '' });
+    const flagged = await runBin('image-sh', ['-e', 'K=flag', '-u', '65534', BUSYBOX_IMAGE], { env: absent, input: 'echo "$K $(id -u)"\n' });
+    expect(flagged).toEqual({ code: 0, stdout: 'flag 65534\n', stderr: '' });
+    const r = await runBin('image-sh', ['--pull', 'never'], { env: absent, input: 'echo ok\n' });
+    expect(r.code).toBe(125);
+    expect(r.stderr).toContain('imagewright-test/absent:none');
   });
 
   it('rejects a second argument and an unsupported IMAGE_RUN_PARS flag (exit 2)', async () => {
     expect(await runBin('image-sh', ['a', 'b'], { env })).toMatchObject({ code: 2, stderr: expect.stringContaining('unexpected argument "b"') });
-    expect(await runBin('image-sh', [], { env: { ...env, IMAGE_RUN_PARS: '--gpus all' } })).toMatchObject({
+    expect(await runBin('image-sh', ['--image', 'a', 'b'], { env })).toMatchObject({ code: 2, stderr: expect.stringContaining('given twice') });
+    expect(await runBin('image-sh', [], { env: { ...env, IMAGE_RUN_PARS: '--blkio-weight 10' } })).toMatchObject({
       code: 2,
-      stderr: expect.stringMatching(/^image-sh: IMAGE_RUN_PARS: --gpus is not supported \(supported: .*\)\n$/),
+      stderr: expect.stringMatching(/^image-sh: IMAGE_RUN_PARS: --blkio-weight is not supported \(supported: .*\)\n$/),
     });
   });
 });
