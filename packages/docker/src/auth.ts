@@ -2,7 +2,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 import { usageError } from '@imagewright/core';
+import type { Engine } from './client';
+import { followProgress, ProgressRenderer } from './progress';
 
 export interface RegistryAuth {
   username: string;
@@ -52,4 +55,15 @@ export function registryAuth(ref: string, env: NodeJS.ProcessEnv = process.env):
     if (colon > 0) return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1), serveraddress: host };
   }
   return undefined;
+}
+
+/**
+ * The one pull: `docker login`'s credentials for the image's registry, progress drawn on `log`
+ * as the docker CLI draws it. Errors are the Engine's (callers say what the pull was for).
+ */
+export async function pullImage(engine: Engine, ref: string, options: { log?: Writable & { isTTY?: boolean }; platform?: string } = {}): Promise<void> {
+  const log = options.log ?? process.stderr;
+  const authconfig = registryAuth(ref);
+  const stream = await engine.pull(ref, { ...(authconfig ? { authconfig } : {}), ...(options.platform ? { platform: options.platform } : {}) });
+  await followProgress(stream as unknown as Readable, new ProgressRenderer(log, Boolean(log.isTTY)));
 }

@@ -1,8 +1,9 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Duplex, PassThrough, type Readable, type Writable } from 'node:stream';
-import { type Config, failure, usageError } from '@imagewright/core';
+import { type Config, EXIT, type ExitCode, failure, ImagewrightError, usageError } from '@imagewright/core';
 import type Dockerode from 'dockerode';
+import { pullImage } from './auth';
 import { engineMessage, type Engine } from './client';
 import { emptyRunFlags, mergeRunFlags, type RunFlags, toCreateOptions } from './run-flags';
 
@@ -14,7 +15,7 @@ export interface RunContainerOptions {
   /** Empty or absent: the image's CMD. Passed as argv, never through a shell. */
   cmd?: string[];
   flags?: RunFlags;
-  /** Relative bind-mount sources in `flags` resolve against this. */
+  /** ./relative bind-mount sources in `flags` resolve against this (default: process.cwd(), as docker run). */
   cwd?: string;
   stdin?: RunStdin;
   stdout?: RunStdout;
@@ -78,6 +79,64 @@ function registerWait(engine: Engine, id: string, condition: 'next-exit' | 'remo
   });
 }
 
+/**
+ * docker run's exit code for an Engine refusal (cli/command/container/run.go toStatusError):
+ * 127 when the command is not found, 126 when it cannot be invoked, 125 for anything else.
+ */
+export function refusalCode(message: string): ExitCode {
+  if (/executable file not found|no such file or directory|system cannot find the file specified/.test(message)) return EXIT.notFound;
+  if (/permission denied|is a directory/.test(message)) return EXIT.cannotInvoke;
+  return EXIT.engineRefused;
+}
+
+/** The image ref as docker names it in "Unable to find image" (a tag added when there is none). */
+function withTag(image: string): string {
+  return /@|:[^/]*$/.test(image) ? image : `${image}:latest`;
+}
+
+/**
+ * Creates the container, pulling as `docker run --pull` does: `always` first, `missing` (the
+ * default) when the Engine has no such image, `never` not at all. Refusals exit 125.
+ */
+async function createContainer(engine: Engine, flags: RunFlags, options: RunContainerOptions, stderr: Writable & { isTTY?: boolean }): Promise<Dockerode.Container> {
+  const pull = async () => {
+    try {
+      await pullImage(engine, options.image, { log: stderr, platform: flags.platform });
+    } catch (error) {
+      throw new ImagewrightError(
+        // A refused pull has no JSON body: drop docker-modem's "(HTTP code 500) server error - " before the Engine's words.
+        `cannot pull ${options.image}: ${engineMessage(error).replace(/^\(HTTP code \d+\) [^-]*- /, '')} (build it with image-build, or docker login to its registry)`,
+        EXIT.engineRefused,
+        { cause: error },
+      );
+    }
+  };
+  if (flags.pull === 'always') await pull();
+  const create = toCreateOptions(flags, { image: options.image, cmd: options.cmd, cwd: options.cwd });
+  // docker-modem would also copy every field (Env values included) into the URL: only these belong there.
+  const query = Object.fromEntries(Object.entries({ name: create.name, platform: create.platform }).filter(([, v]) => v !== undefined));
+  const attempt = () => engine.createContainer({ _query: query, _body: create } as Dockerode.ContainerCreateOptions);
+  try {
+    try {
+      return await attempt();
+    } catch (error) {
+      const missing = (error as { statusCode?: number }).statusCode === 404 && /no such image/i.test(engineMessage(error));
+      if (!missing) throw error;
+      if (flags.pull === 'never') {
+        throw new ImagewrightError(`image ${options.image} not found locally and --pull never: build it (image-build) or pull it`, EXIT.engineRefused, { cause: error });
+      }
+      // As docker: say so on stderr, pull, and try once more.
+      stderr.write(`Unable to find image '${withTag(options.image)}' locally\n`);
+      await pull();
+      return await attempt();
+    }
+  } catch (error) {
+    if (error instanceof ImagewrightError) throw error;
+    const message = engineMessage(error);
+    throw new ImagewrightError(`cannot create a container of ${options.image}: ${message}`, refusalCode(message), { cause: error });
+  }
+}
+
 /** After the exit, output still in flight gets this long before the attach stream is dropped. */
 const OUTPUT_GRACE_MS = 5000;
 
@@ -87,6 +146,8 @@ const OUTPUT_GRACE_MS = 5000;
  * the container's exit code. Piped stdin is sent then half-closed at EOF, so the container sees
  * end of input and `echo 'echo hi' | image-sh` works. Without a TTY, SIGINT/SIGTERM go to the
  * container (docker's sig-proxy); with one, the terminal is in raw mode and ^C is a keystroke.
+ * An Engine refusal throws with docker run's codes: 125 (cannot create or start), 126 (the
+ * command cannot be invoked), 127 (the command is not found).
  */
 export async function runContainer(engine: Engine, options: RunContainerOptions): Promise<number> {
   const flags = options.flags ?? emptyRunFlags();
@@ -99,19 +160,7 @@ export async function runContainer(engine: Engine, options: RunContainerOptions)
     throw usageError('-t with -i needs a terminal on stdin, and stdin is not one: drop -t (docker run refuses this too)');
   }
 
-  let container: Dockerode.Container;
-  try {
-    const create = toCreateOptions({ ...flags, interactive, tty }, { image: options.image, cmd: options.cmd, cwd: options.cwd });
-    // docker-modem would also copy every field (Env values included) into the URL: only these belong there.
-    const query = Object.fromEntries(Object.entries({ name: create.name, platform: create.platform }).filter(([, v]) => v !== undefined));
-    container = await engine.createContainer({ _query: query, _body: create } as Dockerode.ContainerCreateOptions);
-  } catch (error) {
-    const message = engineMessage(error);
-    if ((error as { statusCode?: number }).statusCode === 404 && /no such image/i.test(message)) {
-      throw failure(`image ${options.image} not found locally: run image-build (or image-pull)`, error);
-    }
-    throw failure(`cannot create a container of ${options.image}: ${message}`, error);
-  }
+  const container = await createContainer(engine, { ...flags, interactive, tty }, options, stderr);
   options.onCreate?.(container.id);
 
   const cleanups: (() => void)[] = [];
@@ -149,7 +198,9 @@ export async function runContainer(engine: Engine, options: RunContainerOptions)
       await container.start();
       started = true;
     } catch (error) {
-      throw failure(`cannot start ${options.cmd?.length ? JSON.stringify(options.cmd.join(' ')) : 'the image CMD'} in ${options.image}: ${engineMessage(error)}`, error);
+      const message = engineMessage(error);
+      const what = options.cmd?.length ? JSON.stringify(options.cmd.join(' ')) : 'the image CMD';
+      throw new ImagewrightError(`cannot start ${what} in ${options.image}: ${message}`, refusalCode(message), { cause: error });
     }
 
     if (tty) {
@@ -198,25 +249,29 @@ export function shellFlags(base: RunFlags, stdinIsTTY: boolean, options: { root?
 export const DEV_LABEL = 'imagewright.image-dev';
 
 /**
- * image-dev's flags: none of IMAGE_RUN_PARS and no --rm (the stopped container keeps what was
- * done in it); the deployment's sources mounted read-write; JH_DEVELOP=1; an interactive shell.
+ * image-dev's flags: the docker-run flags given on its command line (none of IMAGE_RUN_PARS, and
+ * no --rm unless given: the stopped container keeps what was done in it); the deployment's
+ * sources mounted read-write; JH_DEVELOP=1; an interactive shell. The environments are mounted
+ * one entry at a time (each environment folder, frozen/, ...) so what the image alone has at
+ * /opt/environments stays visible: above all `test`, the runner image-test calls. Mounts, not
+ * binds: a source that vanished is the Engine's error, never an empty folder it creates in the
+ * checkout.
  */
-export function devRunFlags(config: Pick<Config, 'COMMON_DIR' | 'IMAGE_DIR' | 'DEPLOYMENT_NAME'>, stdinIsTTY: boolean): RunFlags {
-  const mounts: [string, string, boolean][] = [
-    [join(config.COMMON_DIR, 'common-scripts'), '/opt/common-scripts', true],
-    [join(config.COMMON_DIR, 'common-env'), '/opt/common-env', false],
-    [join(config.IMAGE_DIR, 'environments'), '/opt/environments', true],
-  ];
-  const volumes: RunFlags['volumes'] = [];
-  for (const [source, target, required] of mounts) {
-    if (existsSync(source)) volumes.push({ kind: 'bind', source, target, options: ['rw'] });
-    // The Engine would create a missing source as an empty root-owned folder in the checkout.
-    else if (required) throw usageError(`${source}: missing (allowed: a checkout with that folder, mounted at ${target})`);
-  }
-  return shellFlags(
-    mergeRunFlags(emptyRunFlags(), { volumes, env: ['JH_DEVELOP=1'], labels: { [DEV_LABEL]: config.DEPLOYMENT_NAME } }),
-    stdinIsTTY,
-  );
+export function devRunFlags(config: Pick<Config, 'COMMON_DIR' | 'IMAGE_DIR' | 'DEPLOYMENT_NAME'>, stdinIsTTY: boolean, extra: RunFlags = emptyRunFlags()): RunFlags {
+  const mounts: RunFlags['mounts'] = [];
+  const mount = (source: string, target: string) => mounts.push({ Type: 'bind', Source: source, Target: target });
+  const required = (source: string, target: string) => {
+    if (!existsSync(source)) throw usageError(`${source}: missing (allowed: a checkout with that folder, mounted at ${target})`);
+  };
+  const scripts = join(config.COMMON_DIR, 'common-scripts');
+  required(scripts, '/opt/common-scripts');
+  mount(scripts, '/opt/common-scripts');
+  const commonEnv = join(config.COMMON_DIR, 'common-env');
+  if (existsSync(commonEnv)) mount(commonEnv, '/opt/common-env');
+  const environments = join(config.IMAGE_DIR, 'environments');
+  required(environments, '/opt/environments');
+  for (const name of readdirSync(environments).sort()) mount(join(environments, name), `/opt/environments/${name}`);
+  return shellFlags(mergeRunFlags(extra, { mounts, env: ['JH_DEVELOP=1'], labels: { [DEV_LABEL]: config.DEPLOYMENT_NAME } }), stdinIsTTY);
 }
 
 // ---- Captured runs: the in-image helpers whose output is data (env list/export, test events) ----
