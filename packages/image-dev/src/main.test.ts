@@ -25,14 +25,15 @@ describe('image-dev', () => {
     const root = tempDeploymentRoot(deployment, {
       'deployments/common/image/common-scripts/hello': 'hello from common-scripts\n',
       'deployments/common/image/common-env/marker': '',
+      [`deployments/${deployment}/image/environments/sci/sci.pip`]: 'six\n',
     });
     // An unsupported flag and --rm: both ignored, so neither an error nor a removed container.
-    const env = { ...envFor(root, deployment, BUSYBOX_IMAGE), IMAGE_RUN_PARS: '--rm --cpus 2' };
-    const script = 'cat /opt/common-scripts/hello; ls /opt/common-env; echo "JH_DEVELOP=$JH_DEVELOP"; echo made > /opt/environments/made-inside\n';
+    const env = { ...envFor(root, deployment, BUSYBOX_IMAGE), IMAGE_RUN_PARS: '--rm --blkio-weight 10' };
+    const script = 'cat /opt/common-scripts/hello; ls /opt/common-env; echo "JH_DEVELOP=$JH_DEVELOP"; echo made > /opt/environments/sci/made-inside\n';
     const r = await runBin('image-dev', [], { env, input: script });
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('hello from common-scripts\nmarker\nJH_DEVELOP=1\n');
-    expect(readFileSync(join(root, 'deployments', deployment, 'image', 'environments', 'made-inside'), 'utf8')).toBe('made\n');
+    expect(readFileSync(join(root, 'deployments', deployment, 'image', 'environments', 'sci', 'made-inside'), 'utf8')).toBe('made\n');
 
     const containers = await ours();
     expect(containers).toHaveLength(1);
@@ -47,17 +48,21 @@ describe('image-dev', () => {
     expect(mounts).toEqual({
       '/opt/common-scripts': { source: join(root, 'deployments/common/image/common-scripts'), rw: true, type: 'bind' },
       '/opt/common-env': { source: join(root, 'deployments/common/image/common-env'), rw: true, type: 'bind' },
-      '/opt/environments': { source: join(root, 'deployments', deployment, 'image/environments'), rw: true, type: 'bind' },
+      // Each environment on its own: the image's /opt/environments/test (the runner) stays visible.
+      '/opt/environments/sci': { source: join(root, 'deployments', deployment, 'image/environments/sci'), rw: true, type: 'bind' },
     });
     await engine.getContainer(info.Id).remove({ force: true });
   });
 
-  it('leaves common-env out when the checkout has none, and takes the image as its argument', async () => {
-    const root = tempDeploymentRoot(deployment, { 'deployments/common/image/common-scripts/x': '' });
+  it('leaves common-env out when the checkout has none, takes the image as its argument and docker-run flags before it', async () => {
+    const root = tempDeploymentRoot(deployment, {
+      'deployments/common/image/common-scripts/x': '',
+      [`deployments/${deployment}/image/environments/tools/tools.pip`]: '',
+    });
     const env = envFor(root, deployment, 'imagewright-test/absent:none');
-    const r = await runBin('image-dev', [BUSYBOX_IMAGE], { env, input: 'ls /opt; exit 6\n' });
+    const r = await runBin('image-dev', ['-e', 'K=flag', BUSYBOX_IMAGE], { env, input: 'ls /opt /opt/environments; echo "$K"; exit 6\n' });
     expect(r.code).toBe(6);
-    expect(r.stdout).toBe('common-scripts\nenvironments\n');
+    expect(r.stdout).toBe('/opt:\ncommon-scripts\nenvironments\n\n/opt/environments:\ntools\nflag\n');
     expect(r.stderr).toMatch(/^image-dev: container \S+ \([0-9a-f]{12}\) kept: /);
     const [container] = await ours();
     await engine.getContainer(container.Id).remove({ force: true });
