@@ -12,9 +12,8 @@ import {
   mergeRunFlags,
   runContainer,
   imageIdOf,
-  ProgressRenderer,
   promoteTag,
-  registryAuth,
+  pullImage,
   splitRef,
   type Engine,
   type Promotion,
@@ -42,10 +41,8 @@ export async function ensureRootImage(engine: Engine, spec: RootImageSpec, optio
   if (spec.source.kind === 'pull') {
     // The Engine moves the tag itself when the pull completes: keep the old image's backup first.
     const backup = existing ? await keepBackup(engine, existing, spec.image) : undefined;
-    const authconfig = registryAuth(spec.image);
     try {
-      const stream = await engine.pull(spec.image, authconfig ? { authconfig } : {});
-      await followProgress(stream as unknown as Readable, new ProgressRenderer(log, Boolean(log.isTTY)));
+      await pullImage(engine, spec.image, { log });
     } catch (error) {
       throw failure(`pull of ${spec.image} failed: ${engineMessage(error)}`, error);
     }
