@@ -6,3 +6,4 @@ export * from './cli';
 export { loadConfig, readEnvFile, type Loaded, type LoadOptions } from './load';
 export * from './files';
 export * from './setup-env';
+export * from './format';

@@ -1,4 +1,5 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { humanSize } from '@imagewright/core';
 import { followProgress, type Engine, type HistoryJson } from '@imagewright/docker';
@@ -19,7 +20,52 @@ function cells(table: string): string[][] {
   return [header, ...rows].map((line) => starts.map((s, i) => line.slice(s, starts[i + 1]).trim()));
 }
 
+/** docker history --no-trunc with these args: stdout, or the failure's exit code and stderr. */
+function dockerHistory(args: string[], env: NodeJS.ProcessEnv = process.env) {
+  const r = spawnSync('docker', ['history', '--no-trunc', ...args], { encoding: 'utf8', env });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const collect = (stream: tar.Pack) =>
+  new Promise<Buffer>((res, rej) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c) => chunks.push(c as Buffer));
+    stream.on('end', () => res(Buffer.concat(chunks)));
+    stream.on('error', rej);
+  });
+
+/**
+ * An image whose history has fixed dates (so CREATED never ticks): a 1970 root (docker shows N/A),
+ * a 1999 step (N/A too), a 2001 step; tabs, newlines and <&> in CreatedBy and Comment. Loaded with
+ * `docker load` from a docker-archive made here.
+ */
+async function fixedDateImage(tag: string): Promise<void> {
+  const layer = tar.pack();
+  layer.entry({ name: 'hello.txt' }, 'hello\n');
+  layer.finalize();
+  const layerTar = await collect(layer);
+  const config = {
+    architecture: 'amd64',
+    os: 'linux',
+    config: {},
+    rootfs: { type: 'layers', diff_ids: [`sha256:${createHash('sha256').update(layerTar).digest('hex')}`] },
+    created: '2001-02-03T04:05:06Z',
+    history: [
+      { created: '1970-01-01T00:00:00Z', created_by: '/bin/sh -c #(nop) ADD file:hello.txt in / ', comment: 'epoch\tzero <root>' },
+      { created: '1999-12-31T23:59:59Z', created_by: '/bin/sh -c #(nop)  LABEL a=b', empty_layer: true },
+      { created: '2001-02-03T04:05:06Z', created_by: "RUN /bin/sh -c printf 'a\tb' && echo x > /y\nline two", comment: 'multi\tline\ncomment <&>', empty_layer: true },
+    ],
+  };
+  const archive = tar.pack();
+  archive.entry({ name: 'config.json' }, JSON.stringify(config));
+  archive.entry({ name: 'layer.tar' }, layerTar);
+  archive.entry({ name: 'manifest.json' }, JSON.stringify([{ Config: 'config.json', RepoTags: [tag], Layers: ['layer.tar'] }]));
+  archive.finalize();
+  execFileSync('docker', ['load', '-q'], { input: await collect(archive) });
+}
+
 const TAG = `imagewright-test/history:t${process.pid}`;
+const FIXED = `imagewright-test/history-fixed:t${process.pid}`;
 let engine: Engine;
 let root: string;
 let env: NodeJS.ProcessEnv;
@@ -33,12 +79,14 @@ beforeAll(async () => {
   context.finalize();
   const stream = await engine.buildImage(context as unknown as NodeJS.ReadableStream, { t: TAG, rm: true, forcerm: true });
   await followProgress(stream as never);
+  await fixedDateImage(FIXED);
   root = tempDeploymentRoot();
   env = envFor(root, 'testdep', TAG);
 });
 
 afterAll(async () => {
   await engine?.getImage(TAG).remove({ force: true }).catch(() => undefined);
+  await engine?.getImage(FIXED).remove({ force: true }).catch(() => undefined);
   if (root) rmSync(root, { recursive: true, force: true });
 });
 
@@ -77,6 +125,107 @@ describe('docker-history', () => {
       expect([row[0], row[2], row[3], row[4]]).toEqual([before[i][0], before[i][2], before[i][3], before[i][4]]);
     });
     expect(ours[1][1]).toMatch(/ ago$/);
+  });
+
+  it('prints the same bytes as docker history --no-trunc (multi-line and tabbed cells included)', async () => {
+    for (const image of [TAG, FIXED]) {
+      const before = docker('history', '--no-trunc', image);
+      const result = await runBin('docker-history', [image], { env });
+      const after = docker('history', '--no-trunc', image);
+      expect(result.code).toBe(0);
+      expect([before, after]).toContain(result.stdout);
+    }
+    // The fixed image's dates never tick: N/A up to 2000, as docker shows them.
+    expect((await runBin('docker-history', [FIXED], { env })).stdout).toMatch(/^<missing> +N\/A +\/bin\/sh -c #\(nop\) ADD/m);
+  });
+
+  describe('--format: byte for byte what docker history --no-trunc --format prints', () => {
+    const formats = [
+      '{{.ID}}',
+      '{{.CreatedSince}}',
+      '{{.CreatedAt}}',
+      '{{.CreatedBy}}',
+      '{{.Size}}',
+      '{{.Comment}}',
+      '{{json .}}',
+      'json',
+      '{{json .CreatedBy}}',
+      'table',
+      'table {{.ID}}\\t{{.Size}}',
+      'table {{.CreatedSince}}\t{{.CreatedBy}}\t{{.Comment}}\t{{.Size}}',
+      'table {{json .}}',
+      'table {{pad .Size 1 1}}\\t{{upper .Comment}}|{{truncate .CreatedAt 4}}',
+      '{{.ID}}: {{.CreatedBy}} ({{.Size}})',
+      '{{upper .Comment}}|{{lower .CreatedBy}}|{{title .Comment}}',
+      '{{truncate .ID 19}}|{{pad .Comment 2 1}}|{{pad "" 1 1}}|',
+      '{{join (split .CreatedBy " ") ","}}',
+      '{{println .ID .Size}}',
+      '{{.Size | json}}|{{.Comment | upper | json}}',
+      '  {{- .Size -}}  \\n',
+      '{{/* note */}}{{len .CreatedBy}} {{print 1 2 "x" 3}}',
+    ];
+    it.each(formats)('%s', async (format) => {
+      const oracle = dockerHistory(['--format', format, FIXED]);
+      expect(oracle.code).toBe(0);
+      const result = await runBin('docker-history', ['--format', format, FIXED], { env });
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      expect(result.stdout).toBe(oracle.stdout);
+    });
+
+    it.each(['table', '{{.CreatedSince}} {{.CreatedAt}} {{.Size}}', '{{json .}}'])('--no-human as --human=false, in another time zone: %s', async (format) => {
+      const tz = { ...process.env, TZ: 'Asia/Kolkata' };
+      const oracle = dockerHistory(['--human=false', '--format', format, FIXED], tz);
+      expect(oracle.code).toBe(0);
+      expect(oracle.stdout).toContain('+05:30');
+      const result = await runBin('docker-history', ['--no-human', '--format', format, FIXED], { env: { ...env, TZ: 'Asia/Kolkata' } });
+      expect(result.code).toBe(0);
+      expect(result.stdout).toBe(oracle.stdout);
+    });
+
+    it('the configured image, whose ages tick: the same as docker just before or just after', async () => {
+      const format = 'table {{.ID}}\t{{.CreatedSince}}\t{{json .}}';
+      const before = dockerHistory(['--format', format, TAG]).stdout;
+      const result = await runBin('docker-history', ['--format', format], { env });
+      const after = dockerHistory(['--format', format, TAG]).stdout;
+      expect(result.code).toBe(0);
+      expect([before, after]).toContain(result.stdout);
+    });
+
+    it('--no-trunc is accepted and changes nothing (never truncated)', async () => {
+      const plain = await runBin('docker-history', ['--format', '{{json .}}', FIXED], { env });
+      const noTrunc = await runBin('docker-history', ['--no-trunc', '--format', '{{json .}}', FIXED], { env });
+      expect(noTrunc.code).toBe(0);
+      expect(noTrunc.stdout).toBe(plain.stdout);
+      expect((await runBin('docker-history', ['--no-trunc', FIXED], { env })).stdout).toBe(docker('history', '--no-trunc', FIXED));
+    });
+
+    it.each([
+      ['{{.Nope}}', /^docker-history: --format "\{\{\.Nope\}\}": can't evaluate field Nope \(allowed: \.ID, \.CreatedSince, \.CreatedAt, \.CreatedBy, \.Size, \.Comment\)\n$/],
+      ['{{nope .ID}}', /^docker-history: --format "\{\{nope \.ID\}\}": function "nope" not defined \(allowed: json, .*\)\n$/],
+      ['{{.ID', /^docker-history: --format "\{\{\.ID": unclosed action\n$/],
+      ['{{upper 3}}', /^docker-history: --format "\{\{upper 3\}\}": upper: expected string; found 3\n$/],
+    ])('a template docker refuses too is exit 2, one line naming it: %s', async (format, message) => {
+      expect(dockerHistory(['--format', format, FIXED]).code).not.toBe(0);
+      const result = await runBin('docker-history', ['--format', format, FIXED], { env });
+      expect(result.code).toBe(2);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toMatch(message);
+    });
+
+    it('a bad template is refused before the engine is asked (no engine needed)', async () => {
+      const result = await runBin('docker-history', ['--format', '{{.ID', FIXED], { env: { ...env, DOCKER_HOST: 'unix:///nonexistent/docker.sock' } });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain('unclosed action');
+    });
+
+    it('conflicts with --json and --quiet: exit 2', async () => {
+      for (const other of ['--json', '-q', '--quiet']) {
+        const result = await runBin('docker-history', ['--format', '{{.ID}}', other, FIXED], { env });
+        expect(result.code).toBe(2);
+        expect(result.stderr).toMatch(/^docker-history: --format and --(json|quiet) conflict: give at most one\n$/);
+      }
+    });
   });
 
   it('--no-human matches docker history --human=false exactly (RFC 3339 times, bytes)', async () => {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { command, usageError } from '@imagewright/core';
+import { command, renderFormat, usageError } from '@imagewright/core';
 
 command({
   name: 'docker-history',
@@ -10,6 +10,10 @@ command({
     'IMAGE defaults to the configured IMAGE_ID (the original showed whichever image `docker image ls`',
     'listed first). Newest step first; <missing> marks steps whose image was built elsewhere.',
     '--json prints exact values: createdBy untouched, size in bytes, created as ISO 8601.',
+    '--format takes a Go template as `docker history --format` does: {{.ID}}, {{.CreatedSince}},',
+    '{{.CreatedAt}}, {{.CreatedBy}}, {{.Size}}, {{.Comment}}, {{json .}}; "table " aligns columns under',
+    'a header row; json is {{json .}}; functions json, upper, lower, title, truncate, pad, split, join,',
+    'print, println, len.',
   ].join('\n'),
   config: 'lazy',
   json: true,
@@ -17,19 +21,29 @@ command({
     quiet: { type: 'boolean', short: 'q', description: 'print only the image IDs' },
     human: { type: 'boolean', short: 'H', description: 'ages and decimal sizes (the default)' },
     'no-human': { type: 'boolean', description: 'creation times as RFC 3339 and sizes in bytes' },
+    format: { type: 'string', value: 'FORMAT', description: 'a Go template per row, as docker history --format' },
+    'no-trunc': { type: 'boolean', description: "accepted for docker's sake: output is never truncated" },
   },
   async run(ctx) {
     const { values, positionals, out, env } = ctx;
     if (values.human && values['no-human']) throw usageError('--human and --no-human conflict: give at most one');
+    const format = values.format as string | undefined;
+    if (format !== undefined && out.json) throw usageError('--format and --json conflict: give at most one');
+    if (format !== undefined && values.quiet) throw usageError('--format and --quiet conflict: give at most one');
+    // A bad template is a usage error before the engine is asked anything.
+    if (format) renderFormat(format, []);
     // Config only when no IMAGE is named: `docker-history alpine` works outside a checkout.
     const ref = positionals[0] ?? ctx.loaded.config.IMAGE_ID;
     if (ref === '') throw usageError('IMAGE is empty: allowed a local image reference or ID');
     // Loaded here, not at the top: --help and usage errors never pay for the engine client.
-    const { connectEngine, imageHistory, historyJson, historyTable } = require('@imagewright/docker') as typeof import('@imagewright/docker');
+    const docker = require('@imagewright/docker') as typeof import('@imagewright/docker');
+    const { connectEngine, imageHistory, historyJson, historyRows } = docker;
     const entries = await imageHistory(await connectEngine(env), ref);
     if (out.json) return out.printJson(values.quiet ? entries.map((e) => e.id) : historyJson(entries));
     if (values.quiet) return entries.forEach((e) => out.line(e.id));
-    const { headers, rows } = historyTable(entries, { human: !values['no-human'] });
-    out.table(headers, rows);
+    // The default table is docker's own default format, so both render alike.
+    const human = !values['no-human'];
+    const table = human ? docker.HISTORY_TABLE_FORMAT : docker.HISTORY_TABLE_FORMAT_EXACT;
+    out.stdout.write(renderFormat(format || 'table', historyRows(entries, { human }), { header: docker.HISTORY_HEADER, table }));
   },
 });

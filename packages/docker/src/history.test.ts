@@ -1,6 +1,6 @@
-import { formatTable } from '@imagewright/core';
+import { renderFormat } from '@imagewright/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createdSince, historyJson, historyTable, rfc3339, type HistoryEntry } from './history';
+import { createdSince, HISTORY_HEADER, HISTORY_TABLE_FORMAT, HISTORY_TABLE_FORMAT_EXACT, historyJson, historyRows, rfc3339, type HistoryEntry } from './history';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -17,48 +17,56 @@ const entry = (over: Partial<HistoryEntry>): HistoryEntry => ({
   ...over,
 });
 
-/** Cells of a rendered table, cut at the header's column starts (as a reader's eye does). */
-function cells(table: string): string[][] {
-  const [header, ...lines] = table.trimEnd().split('\n');
-  const starts = ['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'].map((h) => header.indexOf(h));
-  if (header.includes('CREATED AT')) starts[1] = header.indexOf('CREATED AT');
-  return [header, ...lines].map((line) => starts.map((s, i) => line.slice(s, starts[i + 1]).trim()));
-}
+const table = (entries: HistoryEntry[], now = NOW, human = true) =>
+  renderFormat('table', historyRows(entries, { now, human }), { header: HISTORY_HEADER, table: human ? HISTORY_TABLE_FORMAT : HISTORY_TABLE_FORMAT_EXACT });
 
-describe('historyTable', () => {
-  it('renders the columns of docker history --no-trunc', () => {
-    // Cases of docker/cli's own formatter test: a day old, the zero time, 17 years old, 183MB.
-    const long = '/bin/bash ls && npm i && npm run test && karma -c karma.conf.js start && npm start && more commands here';
+describe('history rows through the default table format', () => {
+  it("is docker/cli's own TestHistoryContext_Table, byte for byte (no-trunc)", () => {
+    const long = '/bin/bash ls && npm i && npm run test && karma -c karma.conf.js start && npm start && more commands here && the list goes on';
+    const at = (id: string, created: Date, createdBy: string) => entry({ id, created, createdBy, comment: 'Hi', tags: ['image:tag2'] });
+    const day = new Date(NOW - DAY);
+    // time.Now().AddDate(-17, 0, 0)
+    const old = new Date(Date.UTC(2009, 10, 22, 12, 0, 0));
     const entries = [
-      entry({ createdBy: long, comment: 'Hi', tags: ['image:tag2'] }),
-      entry({ id: '<missing>', created: new Date(0), createdBy: '/bin/bash echo', comment: 'Hi' }),
-      entry({ created: new Date(NOW - (17 * 365 + 4) * DAY), createdBy: '/bin/bash echo', size: 0 }),
+      at('imageID1', day, long),
+      at('imageID2', day, '/bin/bash echo'),
+      at('imageID3', day, '/bin/bash ls'),
+      at('imageID4', day, '/bin/bash grep'),
+      at('imageID5', new Date(0), '/bin/bash echo'),
+      at('imageID6', old, '/bin/bash echo'),
     ];
-    const { headers, rows } = historyTable(entries, { now: NOW });
-    expect(headers).toEqual(['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT']);
-    expect(rows).toEqual([
-      [ID, '24 hours ago', long, '183MB', 'Hi'],
-      ['<missing>', '', '/bin/bash echo', '183MB', 'Hi'],
-      [ID, '17 years ago', '/bin/bash echo', '0B', ''],
-    ]);
-    // Through core's table: every cell starts at its header's column, nothing truncated.
-    const table = formatTable(headers, rows);
-    expect(cells(table)).toEqual([headers, ...rows]);
-    expect(table).toContain(long);
+    const expectedNoTrunc = `IMAGE      CREATED        CREATED BY                                                                                                                     SIZE      COMMENT
+imageID1   24 hours ago   /bin/bash ls && npm i && npm run test && karma -c karma.conf.js start && npm start && more commands here && the list goes on   183MB     Hi
+imageID2   24 hours ago   /bin/bash echo                                                                                                                 183MB     Hi
+imageID3   24 hours ago   /bin/bash ls                                                                                                                   183MB     Hi
+imageID4   24 hours ago   /bin/bash grep                                                                                                                 183MB     Hi
+imageID5   N/A            /bin/bash echo                                                                                                                 183MB     Hi
+imageID6   17 years ago   /bin/bash echo                                                                                                                 183MB     Hi
+`;
+    expect(table(entries)).toBe(expectedNoTrunc);
   });
 
-  it('replaces tabs in CREATED BY with spaces, as docker does (JSON keeps them)', () => {
+  it('replaces tabs in CreatedBy with spaces, as docker does (--json keeps them)', () => {
     const e = entry({ createdBy: '/bin/sh -c apt-key adv\t--recv-keys 57\t&& echo' });
-    expect(historyTable([e], { now: NOW }).rows[0][2]).toBe('/bin/sh -c apt-key adv --recv-keys 57 && echo');
-    expect(historyJson([e])[0].createdBy).toBe(e.createdBy);
+    expect(historyRows([e])[0]!.CreatedBy).toBe('/bin/sh -c apt-key adv --recv-keys 57 && echo');
+    expect(historyJson([e])[0]!.createdBy).toBe(e.createdBy);
   });
 
   it('with human false prints CREATED AT as RFC 3339 and sizes in bytes', () => {
     withTZ('UTC');
-    const e = entry({ created: new Date(Date.UTC(2009, 10, 10, 23, 0, 0)), size: 182964289 });
-    const { headers, rows } = historyTable([e], { human: false });
-    expect(headers).toEqual(['IMAGE', 'CREATED AT', 'CREATED BY', 'SIZE', 'COMMENT']);
-    expect(rows[0]).toEqual([ID, '2009-11-10T23:00:00Z', '/bin/sh -c echo', '182964289', '']);
+    const e = entry({ id: ID, created: new Date(Date.UTC(2009, 10, 10, 23, 0, 0)), size: 182964289 });
+    expect(table([e], NOW, false)).toBe(
+      `IMAGE${' '.repeat(69)}CREATED AT             CREATED BY        SIZE        COMMENT\n${ID}   2009-11-10T23:00:00Z   /bin/sh -c echo   182964289   \n`,
+    );
+    expect(historyRows([e], { human: false })[0]!.CreatedSince).toBe('2009-11-10T23:00:00Z'); // as docker: no age without human
+  });
+
+  it("{{json .}} is docker's: every field, keys sorted, <, > and & escaped", () => {
+    withTZ('UTC');
+    const e = entry({ id: '<missing>', created: new Date(Date.UTC(2009, 10, 10, 23, 0, 0)), createdBy: 'RUN a && b > c', comment: 'x' });
+    expect(renderFormat('{{json .}}', historyRows([e], { now: NOW }))).toBe(
+      '{"Comment":"x","CreatedAt":"2009-11-10T23:00:00Z","CreatedBy":"RUN a \\u0026\\u0026 b \\u003e c","CreatedSince":"17 years ago","ID":"\\u003cmissing\\u003e","Size":"183MB"}\n',
+    );
   });
 });
 
@@ -69,10 +77,10 @@ describe('createdSince', () => {
     expect(createdSince(new Date(NOW - 3 * 60_000), NOW)).toBe('3 minutes ago');
   });
 
-  it('is empty up to 2000-01-01, as docker shows no age for zero or epoch-0 builds', () => {
-    expect(createdSince(new Date(0), NOW)).toBe('');
-    expect(createdSince(new Date(Date.UTC(1980, 10, 10, 10, 23)), NOW)).toBe('');
-    expect(createdSince(new Date(Date.UTC(2000, 0, 1)), NOW)).toBe('');
+  it('is N/A up to 2000-01-01, as docker shows no age for zero or epoch-0 builds', () => {
+    expect(createdSince(new Date(0), NOW)).toBe('N/A');
+    expect(createdSince(new Date(Date.UTC(1980, 10, 10, 10, 23)), NOW)).toBe('N/A');
+    expect(createdSince(new Date(Date.UTC(2000, 0, 1)), NOW)).toBe('N/A');
     expect(createdSince(new Date(Date.UTC(2000, 0, 1, 0, 0, 1)), NOW)).toBe('26 years ago');
   });
 

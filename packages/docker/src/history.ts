@@ -1,4 +1,4 @@
-import { failure, humanDuration, humanSize, usageError } from '@imagewright/core';
+import { failure, GO_JSON, goJson, humanDuration, humanSize, usageError } from '@imagewright/core';
 import type { Engine } from './client';
 
 /** One row of an image's history, newest first, as the Engine API reports it. */
@@ -59,17 +59,26 @@ export async function imageHistory(engine: Engine, ref: string): Promise<History
   }));
 }
 
-export const HISTORY_HEADERS = ['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'];
-/** `docker history --human=false` swaps the age for the timestamp and says so in the header. */
-export const HISTORY_HEADERS_EXACT = ['IMAGE', 'CREATED AT', 'CREATED BY', 'SIZE', 'COMMENT'];
+/** `docker history`'s default table (`--format table`), and its `--human=false` variant. */
+export const HISTORY_TABLE_FORMAT = 'table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}';
+export const HISTORY_TABLE_FORMAT_EXACT = 'table {{.ID}}\t{{.CreatedAt}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}';
+/** The header row of a `table` format: field → column name, as docker/cli's formatter_history.go. */
+export const HISTORY_HEADER: Record<keyof HistoryRow, string> = {
+  ID: 'IMAGE',
+  CreatedSince: 'CREATED',
+  CreatedAt: 'CREATED AT',
+  CreatedBy: 'CREATED BY',
+  Size: 'SIZE',
+  Comment: 'COMMENT',
+};
 
-// docker/cli shows no age for times up to 2000-01-01: zero and SOURCE_DATE_EPOCH=0 builds
-// would otherwise read "56 years ago".
+// docker/cli shows N/A instead of an age for times up to 2000-01-01: zero and SOURCE_DATE_EPOCH=0
+// builds would otherwise read "56 years ago".
 const AGE_EPOCH_MS = Date.UTC(2000, 0, 1);
 
-/** The CREATED cell: "<HumanDuration> ago", or '' for dates up to 2000. */
+/** The CREATED cell: "<HumanDuration> ago", or N/A for dates up to 2000. */
 export function createdSince(created: Date, now: number = Date.now()): string {
-  if (created.getTime() <= AGE_EPOCH_MS) return '';
+  if (created.getTime() <= AGE_EPOCH_MS) return 'N/A';
   return `${humanDuration(now - created.getTime())} ago`;
 }
 
@@ -85,28 +94,46 @@ export function rfc3339(date: Date): string {
   return `${local}${east > 0 ? '+' : '-'}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
 }
 
-export interface HistoryTableOptions {
-  /** Ages and decimal sizes (default), else RFC 3339 times and bytes. */
+export interface HistoryRowOptions {
+  /** Ages and decimal sizes (default), else RFC 3339 times and bytes (`--human=false`). */
   human?: boolean;
   /** Clock for the ages (tests). */
   now?: number;
 }
 
-/** The cells of `docker history --no-trunc` (with `--human=false` when human is false). */
-export function historyTable(entries: HistoryEntry[], options: HistoryTableOptions = {}): { headers: string[]; rows: string[][] } {
+/**
+ * One row as `docker history --no-trunc --format` sees it (docker/cli's historyContext): the
+ * fields a template names, every one a string. `{{json .}}` is docker's: the fields as a sorted,
+ * HTML-escaped JSON object.
+ */
+export interface HistoryRow {
+  ID: string;
+  /** The age, N/A up to 2000; the RFC 3339 time when not human. */
+  CreatedSince: string;
+  CreatedAt: string;
+  /** Tabs replaced by spaces (they would break a table's columns). */
+  CreatedBy: string;
+  Size: string;
+  Comment: string;
+}
+
+export function historyRows(entries: HistoryEntry[], options: HistoryRowOptions = {}): HistoryRow[] {
   const human = options.human ?? true;
   const now = options.now ?? Date.now();
-  return {
-    headers: human ? HISTORY_HEADERS : HISTORY_HEADERS_EXACT,
-    rows: entries.map((e) => [
-      e.id,
-      human ? createdSince(e.created, now) : rfc3339(e.created),
-      // As docker: a tab inside a RUN line would break the table's columns.
-      e.createdBy.replace(/\t/g, ' '),
-      human ? humanSize(e.size) : String(e.size),
-      e.comment,
-    ]),
-  };
+  return entries.map((e) => {
+    const createdAt = rfc3339(e.created);
+    const row: HistoryRow = {
+      ID: e.id,
+      CreatedSince: human ? createdSince(e.created, now) : createdAt,
+      CreatedAt: createdAt,
+      CreatedBy: e.createdBy.replace(/\t/g, ' '),
+      Size: human ? humanSize(e.size) : String(e.size),
+      Comment: e.comment,
+    };
+    // Not enumerable: neither a template field nor part of its own JSON.
+    Object.defineProperty(row, GO_JSON, { value: () => goJson({ ...row }, { escapeHTML: true }) });
+    return row;
+  });
 }
 
 export interface HistoryJson {
