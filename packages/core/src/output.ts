@@ -1,3 +1,4 @@
+import { isAbsolute, relative } from 'node:path';
 import type { Writable } from 'node:stream';
 
 /** Terminal vs pipe, colour and JSON conventions shared by all commands. */
@@ -15,6 +16,8 @@ export interface Output {
   info(text: string): void;
   /** A step banner on stderr. */
   step(text: string): void;
+  /** A file's status line on stderr, in the one shape every command uses (see statusLine). */
+  status(state: string, path: string, detail?: string): void;
   /** Pretty JSON on stdout. */
   printJson(value: unknown): void;
   /** An aligned table on stdout, like the docker CLI's. */
@@ -46,6 +49,7 @@ export function createOutput(opts: { json?: boolean; env?: NodeJS.ProcessEnv; st
     line: (text = '') => void stdout.write(`${text}\n`),
     info: (text) => void stderr.write(`${text}\n`),
     step: (text) => void stderr.write(`${bold(`==> ${text}`)}\n`),
+    status: (state, path, detail) => void stderr.write(`${statusLine(state, path, detail)}\n`),
     printJson: (value) => void stdout.write(`${JSON.stringify(value, null, 2)}\n`),
     table: (headers, rows) => void stdout.write(formatTable(headers, rows)),
     bold,
@@ -53,6 +57,27 @@ export function createOutput(opts: { json?: boolean; env?: NodeJS.ProcessEnv; st
     red: paint(31, 39),
     green: paint(32, 39),
   };
+}
+
+/**
+ * The one shape of a status line: `<state padded to 9> <path>[: detail]`, e.g.
+ * `written   deployments/demo/image/Dockerfile: previous kept as Dockerfile.bak`. States are
+ * single words (written, unchanged, added, changed, missing, skipped), so the paths line up.
+ */
+export function statusLine(state: string, path: string, detail?: string): string {
+  return `${state.padEnd(9)} ${path}${detail ? `: ${detail}` : ''}`;
+}
+
+/**
+ * A path as status lines show it: relative to the current directory when inside it, else to
+ * `root` (the checkout) when inside that, else absolute.
+ */
+export function shownPath(path: string, root?: string, cwd: string = process.cwd()): string {
+  const inside = (base: string) => {
+    const rel = relative(base, path);
+    return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : undefined;
+  };
+  return inside(cwd) ?? (root === undefined ? undefined : inside(root)) ?? path;
 }
 
 /**

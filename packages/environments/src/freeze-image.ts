@@ -1,5 +1,5 @@
 import { relative } from 'node:path';
-import type { Deployment } from '@imagewright/core';
+import { shownPath, statusLine, type Deployment } from '@imagewright/core';
 import type { Engine, RunFlags } from '@imagewright/docker';
 import { describeChanges, planFreeze, writeFreeze, type FreezePlan } from './freeze';
 import { exportEnvironments } from './image';
@@ -16,12 +16,9 @@ export async function freezeFromImage(engine: Engine, image: string, deployment:
   return plans;
 }
 
-/** One line per environment: status, file (relative to ROOT), and what moved. */
+/** One status line per environment: added/changed/unchanged, the file, and what moved. */
 export function freezeLines(plans: FreezePlan[], root: string): string[] {
-  return plans.map((p) => {
-    const what = describeChanges(p.changes);
-    return `${p.status.padEnd(9)} ${relative(root, p.file)}${p.status !== 'unchanged' && what ? `: ${what}` : ''}`;
-  });
+  return plans.map((p) => statusLine(p.status, shownPath(p.file, root), p.status === 'unchanged' ? undefined : describeChanges(p.changes)));
 }
 
 /** --json: the plans without the file text. */

@@ -15,6 +15,8 @@ describe('image-configure', () => {
     const result = await runBin('image-configure', ['demo', '--use-frozen', '0', '--environment', 'dev', '-o', file]);
     expect(result.code).toBe(0);
     expect(result.stdout).toBe(`${readFileSync(file, 'utf8').trimEnd()}\n`);
+    // The status line on stderr, the path relative to the current directory (the checkout here).
+    expect(result.stderr).toBe(`written   .imagewright/configure-test-${process.pid}/setup-env\n`);
     const env = await runBin('image-env', ['--env-file', file, '--json'], { cwd: tmpdir() });
     rmSync(dir, { recursive: true, force: true });
     expect(env.code).toBe(0);
@@ -25,8 +27,11 @@ describe('image-configure', () => {
   it('keeps an existing different file as .bak', async () => {
     const file = join(outDir(), 'setup-env');
     writeFileSync(file, 'export DEPLOYMENT_NAME=mine\n');
-    expect((await runBin('image-configure', ['demo', '-o', file])).code).toBe(0);
+    const result = await runBin('image-configure', ['demo', '-o', file]);
+    expect(result.code).toBe(0);
     expect(readFileSync(`${file}.bak`, 'utf8')).toBe('export DEPLOYMENT_NAME=mine\n');
+    // Outside the current directory and the checkout: shown absolute.
+    expect(result.stderr).toBe(`written   ${file}: previous kept as ${file}.bak\n`);
   });
 
   it.each([

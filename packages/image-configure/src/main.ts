@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { command } from '@imagewright/core';
+import { command, shownPath } from '@imagewright/core';
 
 command({
   name: 'image-configure',
@@ -32,7 +32,7 @@ command({
       output: flag('output') ?? 'setup-env',
       env,
     });
-    out.info(`${result.path}: written${result.backup ? ` (previous kept as ${result.backup})` : ''}`);
+    out.status('written', shownPath(result.path), result.backup && `previous kept as ${shownPath(result.backup)}`);
     out.line(result.content.trimEnd());
   },
 });

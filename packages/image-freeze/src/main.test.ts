@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from '@imagewright/docker';
 import { ENV_DEPLOYMENT, ensureEngine, removeChainTags, envDeploymentRoot, runBin } from '@imagewright/testing';
@@ -53,11 +53,22 @@ describe('USE_FROZEN and image-freeze', () => {
     const before = statSync(frozen('good')).mtimeMs;
     const again = await runBin('image-freeze', [], { env });
     expect(again.code).toBe(0);
-    expect(again.stdout.trim().split('\n').every((l) => l.startsWith('unchanged '))).toBe(true);
+    // Status lines on stderr, one per environment, in the shape every command uses.
+    expect(again.stdout).toBe('');
+    expect(again.stderr.trim().split('\n').sort()).toEqual(
+      readdirSync(frozenDir())
+        .filter((f) => f.endsWith('-frozen.yml'))
+        .map((f) => `unchanged deployments/${ENV_DEPLOYMENT}/image/environments/frozen/${f}`)
+        .sort(),
+    );
     expect(statSync(frozen('good')).mtimeMs).toBe(before);
 
     const text = readFileSync(frozen('wheely'), 'utf8');
     writeFileSync(frozen('wheely'), text.replace('tinypkg==0.1.0', 'tinypkg==0.0.9'));
+    const edited = readFileSync(frozen('wheely'), 'utf8');
+    const text1 = await runBin('image-freeze', [], { env });
+    expect(text1.stderr).toContain(`changed   deployments/${ENV_DEPLOYMENT}/image/environments/frozen/wheely-frozen.yml: `);
+    writeFileSync(frozen('wheely'), edited);
     const json = await runBin('image-freeze', ['--json'], { env });
     const wheely = JSON.parse(json.stdout).find((p: { environment: string }) => p.environment === 'wheely');
     expect(wheely).toMatchObject({ status: 'changed', file: `deployments/${ENV_DEPLOYMENT}/image/environments/frozen/wheely-frozen.yml` });
@@ -73,7 +84,9 @@ describe('USE_FROZEN and image-freeze', () => {
     expect(build.stderr).toMatch(/environment wheely ready \(venv at \/opt\/envs\/wheely, frozen\)/);
     expect(await idOf(`${REPO}:latest`)).not.toBe(floating);
     const refreeze = await runBin('image-freeze', [], { env });
-    expect(refreeze.stdout).not.toMatch(/^(added|changed)/m);
+    expect(refreeze.code).toBe(0);
+    expect(refreeze.stderr).toMatch(/^unchanged /m);
+    expect(refreeze.stderr).not.toMatch(/^(added|changed)/m);
     const test = await runBin('image-test', [], { env });
     expect(test.code).toBe(0);
   });
@@ -81,7 +94,7 @@ describe('USE_FROZEN and image-freeze', () => {
   it('image-chill writes chilly files beside the frozen ones, and USE_FROZEN=2 builds from them', async () => {
     const chill = await runBin('image-chill', [], { env });
     expect(chill.code).toBe(0);
-    expect(chill.stdout).toMatch(/^written +deployments\/envs\/image\/environments\/frozen\/wheely-chilly\.yml$/m);
+    expect(chill.stderr).toMatch(/^written   deployments\/envs\/image\/environments\/frozen\/wheely-chilly\.yml$/m);
     const chilly = readFileSync(join(frozenDir(), 'wheely-chilly.yml'), 'utf8');
     expect(chilly).toContain('    - tinypkg~=0.1.0\n');
     expect(chilly).toMatch(/^  - python~=3\.\d+\.\d+$/m);

@@ -22,6 +22,6 @@ USE_FROZEN=0 build. --json: [{environment, file, status, changes: [{section, nam
     const plans = await freezeFromImage(engine, image, deployment, docker.parseRunFlags(config.IMAGE_RUN_PARS, { env }));
     if (out.json) return out.printJson(freezeJson(plans, tree.root));
     if (plans.length === 0) return out.info(`image-freeze: deployment ${deployment.name} declares no environments`);
-    freezeLines(plans, tree.root).forEach((l) => out.line(l));
+    freezeLines(plans, tree.root).forEach((l) => out.info(l));
   },
 });

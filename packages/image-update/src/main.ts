@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { command } from '@imagewright/core';
+import { command, shownPath } from '@imagewright/core';
 
 command({
   name: 'image-update',
@@ -13,7 +13,8 @@ command({
     const { updateDockerfile } = require('@imagewright/build') as typeof import('@imagewright/build');
     const result = updateDockerfile(tree.deployment(config.DEPLOYMENT_NAME), tree.common());
     if (out.json) return out.printJson(result);
-    const note = { written: 'written', unchanged: 'unchanged', 'opted-out': 'left alone (no Dockerfile.custom)' }[result.status];
-    out.line(`${result.path}: ${note}${result.backup ? ` (previous kept as ${result.backup})` : ''}`);
+    const shown = (path: string) => shownPath(path, tree.root);
+    if (result.status === 'opted-out') return out.status('skipped', shown(result.path), 'no Dockerfile.custom, left alone');
+    out.status(result.status, shown(result.path), result.backup && `previous kept as ${shown(result.backup)}`);
   },
 });
