@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeploymentTree, type Deployment } from '@imagewright/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { chillDeployment, chillRequirements, chillText } from './chill';
+import { ImagewrightError } from '@imagewright/core';
+import { chillDeployment, chillInput, chillRequirements, chillText } from './chill';
 
 const fixture = (name: string) => readFileSync(join(__dirname, '__fixtures__', name), 'utf8');
 
@@ -102,6 +103,72 @@ describe('chillRequirements', () => {
 
   it('applies only the pip rule', () => {
     expect(chillRequirements('  - a=1.2.3\nb==1.2.3\n')).toBe('  - a=1.2.3\nb~=1.2.3\n');
+  });
+});
+
+describe('chillInput: what image-chill FILE|- accepts', () => {
+  it('frozen YAML and requirements keep their chill byte for byte, whatever the input is called', () => {
+    for (const env of ['tess', 'roman-cal']) {
+      expect(chillInput(fixture(`${env}-frozen.yml`), '-')).toBe(fixture(`${env}-chilly.yml`));
+      expect(chillInput(fixture(`${env}-frozen.yml`), 'x.txt')).toBe(fixture(`${env}-chilly.yml`));
+    }
+    expect(chillInput(fixture('tess-requirements.txt'), '-')).toBe(fixture('tess-requirements-chilly.txt'));
+    expect(chillInput(fixture('tess-requirements.txt'), 'requirements.in')).toBe(perl(PERL_PIP, fixture('tess-requirements.txt')));
+  });
+
+  it('takes what image-freeze writes (apt pins, empty lists) and what pip takes (options, URLs, extras, markers, hashes)', () => {
+    const frozen = 'name: sys\nchannels: []\ndependencies:\n  - python=3.11.2\n  - pip:\n    - six==1.16.0\napt:\n  - python3-six=1.16.0-4\nprefix: /usr\n';
+    expect(chillInput(frozen, '-')).toBe(chillText(frozen));
+    const requirements = [
+      '# comment',
+      '--index-url https://pypi.org/simple',
+      '-r other.txt',
+      '-e git+https://github.com/x/y.git@v1.2.3#egg=y',
+      'numpy==1.24.2 ; python_version >= "3.8"  # why',
+      'requests[security,socks] >= 2.8.1, == 2.8.*',
+      'six (==1.16.0)',
+      'pkg @ https://example.com/pkg-1.2.3.tar.gz',
+      './local/dir',
+      'https://example.com/wheel-1.2.3-py3-none-any.whl',
+      'hashed==1.2.3 \\',
+      '    --hash=sha256:abcdef',
+      'bare-name',
+      '',
+    ].join('\n');
+    expect(chillInput(requirements, '-')).toBe(perl(PERL_PIP, requirements));
+    expect(chillInput('', '-')).toBe(''); // pip takes an empty file too
+  });
+
+  const rejected = (text: string, input = '- (stdin)') => {
+    try {
+      chillInput(text, input);
+    } catch (error) {
+      expect(error).toBeInstanceOf(ImagewrightError);
+      expect((error as ImagewrightError).exitCode).toBe(2);
+      expect((error as Error).message).not.toContain('\n');
+      expect((error as Error).message).toMatch(/: allowed a frozen conda-export YAML \(name, channels, dependencies, apt, prefix\) or a pip requirements file$/);
+      return (error as Error).message;
+    }
+    throw new Error(`accepted: ${JSON.stringify(text)}`);
+  };
+
+  it.each([
+    ['prose', 'Hello world, this is not a spec.\n', 'line 1 ("Hello world, this is not a spec."): not a pip requirement'],
+    ['a JSON blob', '{"name": "x", "dependencies": ["a=1.2.3"]}\n', 'line 1 ("{\\"name\\": \\"x\\", \\"dependencies\\": [\\"a=1.2.3\\"]}"): a flow mapping'],
+    ['a YAML that is not an environment', 'image: x\ntags:\n  - a\n', 'line 1 ("image: x"): unknown key "image"'],
+    ['an environment with a bad item', 'name: x\ndependencies:\n  - a=1.2.3\n  - {b: 1}\n', 'line 4 ("- {b: 1}"): a dependencies item that is not a package or {pip: [...]}'],
+    ['a flow list of packages', 'name: x\ndependencies: [a=1.2.3]\n', 'line 2 ("dependencies: [a=1.2.3]"): dependencies is a flow list'],
+    ['an environment without a name', 'channels:\n  - conda-forge\ndependencies:\n  - a=1.2.3\n', 'line 1 ("channels:"): no name: key'],
+    ['a YAML list', '- a=1.2.3\n- b=1.2.3\n', 'line 1 ("- a=1.2.3"): not a YAML mapping'],
+    ['broken YAML', 'name: x\ndependencies:\n  - a\n bad: [\n', 'line 4'],
+    ['requirements with a stray line', 'numpy==1.2.3\nsix==1.16.0\nthis is not one\n', 'line 3 ("this is not one"): not a pip requirement'],
+    ['a conda pin in requirements', 'numpy==1.2.3\nscipy=1.2.3\n', 'line 2 ("scipy=1.2.3"): not a pip requirement'],
+  ])('%s: exit 2 naming the input and the wrong line', (_, text, message) => {
+    expect(rejected(text)).toContain(`- (stdin): ${message}`);
+  });
+
+  it('names a file as given', () => {
+    expect(rejected('just words here\n', 'deployments/x/notes.md')).toMatch(/^deployments\/x\/notes\.md: line 1 /);
   });
 });
 

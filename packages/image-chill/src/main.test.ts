@@ -5,6 +5,7 @@ import { envFor, REPO_ROOT, runBin, tempDeploymentRoot } from '@imagewright/test
 import { describe, expect, it } from 'vitest';
 
 const FIXTURE = join(REPO_ROOT, 'packages', 'environments', 'src', '__fixtures__', 'tess-frozen.yml');
+const REQUIREMENTS = join(REPO_ROOT, 'packages', 'environments', 'src', '__fixtures__', 'tess-requirements.txt');
 // The original image-chill's perl, run for real: the oracle for the pip and conda rewrites.
 const perlChill = (text: string) =>
   execFileSync('perl', ['-pe', 's/^(  -.*)=(\\d+\\.\\d+\\.\\d+)/\\1~=\\2/; s/==(\\d+\\.\\d+\\.\\d+)/~=\\1/'], { input: text, encoding: 'utf8' });
@@ -21,9 +22,26 @@ describe('image-chill', () => {
   it('- reads stdin; an unreadable FILE is exit 2 naming it', async () => {
     const piped = await runBin('image-chill', ['-'], { input: 'name: x\ndependencies:\n  - pip:\n    - a==1.2.3\n' });
     expect(piped.stdout).toBe('name: x\ndependencies:\n  - pip:\n    - a~=1.2.3\n');
+    const requirements = await runBin('image-chill', ['-'], { input: readFileSync(REQUIREMENTS, 'utf8') });
+    expect(requirements.code).toBe(0);
+    expect(requirements.stdout).toBe(readFileSync(REQUIREMENTS.replace('.txt', '-chilly.txt'), 'utf8'));
     const missing = await runBin('image-chill', ['/nonexistent/x-frozen.yml']);
     expect(missing.code).toBe(2);
     expect(missing.stderr.trim()).toMatch(/^image-chill: \/nonexistent\/x-frozen\.yml: cannot read it \(ENOENT\)/);
+  });
+
+  it('text that is neither a frozen YAML nor requirements: exit 2, one line naming the input and the line, nothing echoed', async () => {
+    const prose = await runBin('image-chill', ['-'], { input: 'name: x\ndependencies:\n  - a=1.2.3\nThis line is prose, not YAML.\n' });
+    expect(prose.code).toBe(2);
+    expect(prose.stdout).toBe('');
+    expect(prose.stderr).toMatch(/^image-chill: - \(stdin\): line 4 \("This line is prose, not YAML\."\): not valid YAML \(.+\): allowed a frozen conda-export YAML .* or a pip requirements file\n$/);
+    const root = tempDeploymentRoot('d', { 'notes.json': '{"image": "x", "tags": ["a"]}\n' });
+    const json = await runBin('image-chill', [join(root, 'notes.json')]);
+    expect(json.code).toBe(2);
+    expect(json.stdout).toBe('');
+    expect(json.stderr).toBe(
+      `image-chill: ${join(root, 'notes.json')}: line 1 ("{\\"image\\": \\"x\\", \\"tags\\": [\\"a\\"]}"): a flow mapping ({…}), not the block YAML conda writes: allowed a frozen conda-export YAML (name, channels, dependencies, apt, prefix) or a pip requirements file\n`,
+    );
   });
 
   it("the deployment: chilly files beside the frozen ones; an environment without one is exit 1", async () => {
@@ -37,7 +55,9 @@ describe('image-chill', () => {
     const env = envFor(root, 'd', 'x/d:latest');
     const first = await runBin('image-chill', [], { env });
     expect(first.code).toBe(1);
-    expect(first.stdout).toBe(`written   ${image}/frozen/a-chilly.yml\nmissing   ${image}/frozen/b-frozen.yml (run image-freeze first)\n`);
+    // Status lines on stderr, in the shape every command uses.
+    expect(first.stdout).toBe('');
+    expect(first.stderr).toBe(`written   ${image}/frozen/a-chilly.yml\nmissing   ${image}/frozen/b-frozen.yml: run image-freeze first\n`);
     expect(readFileSync(join(root, image, 'frozen/a-chilly.yml'), 'utf8')).toBe(
       'name: a\nchannels: []\ndependencies:\n  - python~=3.11.2\n  - pip:\n    - six~=1.16.0\napt:\n  - python3-six\n',
     );

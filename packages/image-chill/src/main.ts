@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { command, usageError } from '@imagewright/core';
+import { command, shownPath, usageError } from '@imagewright/core';
 
 command({
   name: 'image-chill',
@@ -9,9 +9,11 @@ command({
   description: `
 Without FILE: every environment's frozen file is chilled into its chilly file beside it
 (environments/frozen/<env>-chilly.yml, or env-chilly/<env>/ in the env-frozen layout). With FILE
-(- for stdin): the chilled text goes to stdout and nothing is written. As the originals did: pip
-pins ==X.Y.Z become ~=X.Y.Z, conda pins =X.Y.Z become ~=X.Y.Z; Debian pins (apt:) are dropped, a
-stable suite only carries compatible updates. Exit 1 when an environment has no frozen file.`,
+(- for stdin): the chilled text goes to stdout and nothing is written; it must be a frozen
+conda-export YAML or a pip requirements file (else exit 2 naming its first wrong line). As the
+originals did: pip pins ==X.Y.Z become ~=X.Y.Z, conda pins =X.Y.Z become ~=X.Y.Z; Debian pins
+(apt:) are dropped, a stable suite only carries compatible updates. Exit 1 when an environment has
+no frozen file.`,
   config: 'lazy',
   json: true,
   async run(ctx) {
@@ -26,7 +28,8 @@ stable suite only carries compatible updates. Exit 1 when an environment has no 
       } catch (error) {
         throw usageError(`${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): allowed a frozen spec file or - for stdin`);
       }
-      const chilled = /\.txt$/.test(file) ? environments.chillRequirements(text) : environments.chillText(text);
+      // Checked first: text that is neither a frozen YAML nor requirements would be echoed unchanged.
+      const chilled = environments.chillInput(text, file === '-' ? '- (stdin)' : file);
       return void out.stdout.write(chilled);
     }
     const { config, tree } = ctx.loaded;
@@ -36,7 +39,8 @@ stable suite only carries compatible updates. Exit 1 when an environment has no 
     if (out.json) out.printJson(results.map((r) => ({ ...r, from: rel(r.from), to: rel(r.to) })));
     else {
       for (const r of results) {
-        out.line(r.status === 'missing' ? `missing   ${rel(r.from)} (run image-freeze first)` : `${r.status.padEnd(9)} ${rel(r.to)}`);
+        if (r.status === 'missing') out.status('missing', shownPath(r.from, tree.root), 'run image-freeze first');
+        else out.status(r.status, shownPath(r.to, tree.root));
       }
     }
     return results.some((r) => r.status === 'missing') ? 1 : 0;
