@@ -189,7 +189,9 @@ function parse(spec: CommandSpec, argv: string[]) {
   if (imageArg && positionals.length > max && values.image !== undefined) {
     throw usageError(`the image is given twice (--image ${values.image} and ${positionals[max]}): give it once`);
   }
-  if (values.image === '') throw usageError('--image is empty: allowed an image reference (name[:tag], name@digest) or ID');
+  if (values.image === '' || (imageArg && positionals[max] === '')) {
+    throw usageError(`${values.image === '' ? '--image' : 'IMAGE'} is empty: allowed an image reference (name[:tag], name@digest) or ID`);
+  }
   return { values, positionals, runArgs };
 }
 

@@ -1,11 +1,10 @@
-#!/usr/bin/env node
-import { command, renderFormat, usageError } from '@imagewright/core';
+#!/usr/bin/env -S node --
+import { command, renderFormat } from '@imagewright/core';
 
 command({
   name: 'docker-history',
   summary: 'Show how an image was built, step by step, like `docker history --no-trunc`.',
-  args: '[IMAGE]',
-  positionals: { max: 1 },
+  image: 'positional',
   description: [
     'IMAGE defaults to the configured IMAGE_ID (the original showed whichever image `docker image ls`',
     'listed first). Newest step first; <missing> marks steps whose image was built elsewhere.',
@@ -24,17 +23,15 @@ command({
     format: { type: 'string', value: 'FORMAT', description: 'a Go template per row, as docker history --format' },
     'no-trunc': { type: 'boolean', description: "accepted for docker's sake: output is never truncated" },
   },
+  conflicts: [['human', 'no-human'], ['format', 'json'], ['format', 'quiet']],
+  engineVersion: (env) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).engineApiVersion(env),
   async run(ctx) {
-    const { values, positionals, out, env } = ctx;
-    if (values.human && values['no-human']) throw usageError('--human and --no-human conflict: give at most one');
+    const { values, out, env } = ctx;
     const format = values.format as string | undefined;
-    if (format !== undefined && out.json) throw usageError('--format and --json conflict: give at most one');
-    if (format !== undefined && values.quiet) throw usageError('--format and --quiet conflict: give at most one');
     // A bad template is a usage error before the engine is asked anything.
     if (format) renderFormat(format, []);
     // Config only when no IMAGE is named: `docker-history alpine` works outside a checkout.
-    const ref = positionals[0] ?? ctx.loaded.config.IMAGE_ID;
-    if (ref === '') throw usageError('IMAGE is empty: allowed a local image reference or ID');
+    const ref = ctx.image;
     // Loaded here, not at the top: --help and usage errors never pay for the engine client.
     const docker = require('@imagewright/docker') as typeof import('@imagewright/docker');
     const { connectEngine, imageHistory, historyJson, historyRows } = docker;

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --
 import { command, shownPath, usageError } from '@imagewright/core';
 
 command({
@@ -16,6 +16,7 @@ originals did: pip pins ==X.Y.Z become ~=X.Y.Z, conda pins =X.Y.Z become ~=X.Y.Z
 no frozen file.`,
   config: 'lazy',
   json: true,
+  engineVersion: (env) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).engineApiVersion(env),
   async run(ctx) {
     const { positionals, out } = ctx;
     const environments = require('@imagewright/environments') as typeof import('@imagewright/environments');

@@ -17,7 +17,7 @@ describe('image-configure', () => {
     expect(result.stdout).toBe(`${readFileSync(file, 'utf8').trimEnd()}\n`);
     // The status line on stderr, the path relative to the current directory (the checkout here).
     expect(result.stderr).toBe(`written   .imagewright/configure-test-${process.pid}/setup-env\n`);
-    const env = await runBin('image-env', ['--env-file', file, '--json'], { cwd: tmpdir() });
+    const env = await runBin('image-env', ['--setup-env', file, '--json'], { cwd: tmpdir() });
     rmSync(dir, { recursive: true, force: true });
     expect(env.code).toBe(0);
     const config = JSON.parse(env.stdout);

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --
 import { command, shownPath } from '@imagewright/core';
 
 command({
@@ -17,6 +17,7 @@ command({
     personal: { type: 'string', value: '0|1', description: 'PERSONAL_IMAGE (default 1)' },
     output: { type: 'string', short: 'o', value: 'FILE', description: 'where to write (default ./setup-env)' },
   },
+  engineVersion: (env) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).engineApiVersion(env),
   run({ values, positionals, out, env }) {
     const { configureSetupEnv } = require('@imagewright/core') as typeof import('@imagewright/core');
     const flag = (name: string) => values[name] as string | undefined;

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --
 import { command } from '@imagewright/core';
 
 command({
@@ -11,14 +11,14 @@ changed (with the packages that moved) or unchanged. Files are written all toget
 all, only when they changed; no other file is deleted or reverted. image-build runs this after a
 USE_FROZEN=0 build. --json: [{environment, file, status, changes: [{section, name, from, to}]}].`,
   config: true,
+  image: 'option',
   json: true,
-  options: { image: { type: 'string', value: 'IMAGE', description: 'freeze from IMAGE instead of IMAGE_ID' } },
-  async run({ values, out, env, loaded: { config, tree } }) {
+  engineVersion: (env) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).engineApiVersion(env),
+  async run({ out, env, image, loaded: { config, tree } }) {
     const docker = require('@imagewright/docker') as typeof import('@imagewright/docker');
     const { freezeFromImage, freezeJson, freezeLines } = require('@imagewright/environments') as typeof import('@imagewright/environments');
     const deployment = tree.deployment(config.DEPLOYMENT_NAME);
     const engine = await docker.connectEngine(env);
-    const image = (values.image as string | undefined) || config.IMAGE_ID;
     const plans = await freezeFromImage(engine, image, deployment, docker.parseRunFlags(config.IMAGE_RUN_PARS, { env }));
     if (out.json) return out.printJson(freezeJson(plans, tree.root));
     if (plans.length === 0) return out.info(`image-freeze: deployment ${deployment.name} declares no environments`);

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --
 import { command, shownPath } from '@imagewright/core';
 
 command({
@@ -9,6 +9,7 @@ command({
     'uncommitted frozen specs are never reverted. Without Dockerfile.custom the Dockerfile is left alone.',
   config: true,
   json: true,
+  engineVersion: (env) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).engineApiVersion(env),
   run({ out, loaded: { config, tree } }) {
     const { updateDockerfile } = require('@imagewright/build') as typeof import('@imagewright/build');
     const result = updateDockerfile(tree.deployment(config.DEPLOYMENT_NAME), tree.common());
