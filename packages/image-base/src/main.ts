@@ -14,7 +14,7 @@ command({
   engineVersion: (env) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).engineApiVersion(env),
   async run({ values, out, env, loaded: { config, tree } }) {
     const { connectEngine } = require('@imagewright/docker') as typeof import('@imagewright/docker');
-    const { ensureRootImage } = require('@imagewright/build') as typeof import('@imagewright/build');
+    const { ensureRootImage } = require('@imagewright/chain') as typeof import('@imagewright/chain');
     const engine = await connectEngine(env);
     const { root } = tree.deployment(config.DEPLOYMENT_NAME).spec;
     const result = await ensureRootImage(engine, root, { rebuild: Boolean(values.rebuild) });

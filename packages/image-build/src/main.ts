@@ -20,7 +20,7 @@ command({
   engineVersion: (env) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).engineApiVersion(env),
   async run({ values, out, env, loaded }) {
     const docker = require('@imagewright/docker') as typeof import('@imagewright/docker');
-    const { buildChain } = require('@imagewright/build') as typeof import('@imagewright/build');
+    const { buildChain } = require('@imagewright/chain') as typeof import('@imagewright/chain');
     const engine = await docker.connectEngine(env);
     const result = await buildChain(engine, loaded, {
       noCache: Boolean(values['no-cache']),

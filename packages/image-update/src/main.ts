@@ -11,7 +11,7 @@ command({
   json: true,
   engineVersion: (env) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).engineApiVersion(env),
   run({ out, loaded: { config, tree } }) {
-    const { updateDockerfile } = require('@imagewright/build') as typeof import('@imagewright/build');
+    const { updateDockerfile } = require('@imagewright/chain') as typeof import('@imagewright/chain');
     const result = updateDockerfile(tree.deployment(config.DEPLOYMENT_NAME), tree.common());
     if (out.json) return out.printJson(result);
     const shown = (path: string) => shownPath(path, tree.root);
