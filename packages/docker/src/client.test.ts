@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { ImagewrightError } from '@imagewright/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connectEngine, engineAddress } from './client';
-import { sshArgv } from './ssh';
+import { sshArgv, sshFailure } from './ssh';
 
 const temps: string[] = [];
 afterAll(() => {
@@ -30,16 +30,25 @@ function thrown(fn: () => unknown): ImagewrightError {
   throw new Error('expected an ImagewrightError, nothing was thrown');
 }
 
+/** An empty DOCKER_CONFIG: no currentContext of the user's may steer these tests. */
+function noConfig(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'imagewright-noconfig-'));
+  temps.push(dir);
+  return dir;
+}
+
 describe('engineAddress', () => {
   it('defaults to the local unix socket when DOCKER_HOST is unset or empty', () => {
-    for (const env of [{}, { DOCKER_HOST: '' }]) {
-      expect(engineAddress(env)).toEqual({ url: 'unix:///var/run/docker.sock', modem: { socketPath: '/var/run/docker.sock' } });
+    const DOCKER_CONFIG = noConfig();
+    for (const env of [{ DOCKER_CONFIG }, { DOCKER_HOST: '', DOCKER_CONFIG }]) {
+      expect(engineAddress(env)).toEqual({ url: 'unix:///var/run/docker.sock', source: 'default, DOCKER_HOST unset', modem: { socketPath: '/var/run/docker.sock' } });
     }
   });
 
   it('reads unix:// paths', () => {
     expect(engineAddress({ DOCKER_HOST: 'unix:///run/user/1000/docker.sock' })).toEqual({
       url: 'unix:///run/user/1000/docker.sock',
+      source: 'DOCKER_HOST',
       modem: { socketPath: '/run/user/1000/docker.sock' },
     });
   });
@@ -47,6 +56,7 @@ describe('engineAddress', () => {
   it('reads tcp:// without TLS as plain HTTP, port 2375 by default', () => {
     expect(engineAddress({ DOCKER_HOST: 'tcp://10.1.2.3:2380' })).toEqual({
       url: 'tcp://10.1.2.3:2380',
+      source: 'DOCKER_HOST',
       modem: { protocol: 'http', host: '10.1.2.3', port: '2380' },
     });
     expect(engineAddress({ DOCKER_HOST: 'tcp://docker.example' }).modem).toEqual({ protocol: 'http', host: 'docker.example', port: '2375' });
@@ -91,6 +101,13 @@ describe('engineAddress', () => {
     expect(custom.slice(4)).toEqual(['-T', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=30', '--', 'h', 'docker', 'system', 'dial-stdio']);
   });
 
+  it("words ssh's failure with its last line, not the lines before it or a bare code", () => {
+    const stderr = 'No ED25519 host key is known for [127.0.0.1]:2222 and you have requested strict checking.\r\nHost key verification failed.\r\n';
+    expect(sshFailure(255, stderr)).toBe('ssh exited 255: Host key verification failed.');
+    expect(sshFailure(127, 'bash: line 1: docker: command not found\n\n')).toBe('ssh exited 127: bash: line 1: docker: command not found');
+    expect(sshFailure(255, '')).toBe('ssh exited 255');
+  });
+
   it('refuses other schemes and non-URLs with exit 2 naming DOCKER_HOST', () => {
     for (const host of ['ftp://docker.example', 'npipe:////./pipe/docker_engine', 'not a url', 'localhost:2375']) {
       const e = thrown(() => engineAddress({ DOCKER_HOST: host }));
@@ -116,7 +133,7 @@ describe('connectEngine', () => {
   }
 
   it('connects to the running engine at the default socket', async () => {
-    const engine = await connectEngine({});
+    const engine = await connectEngine({ DOCKER_CONFIG: noConfig() });
     const version = await engine.version();
     expect(version.ApiVersion).toMatch(/^\d+\.\d+$/);
   });

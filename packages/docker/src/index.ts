@@ -1,4 +1,5 @@
 export * from './client';
+export * from './context';
 export * from './progress';
 export * from './build';
 export * from './history';

@@ -30,26 +30,61 @@ export function sshArgv(target: SshTarget, env: NodeJS.ProcessEnv = process.env)
   ];
 }
 
+/** ssh's failure in its own words: the last line it wrote (`Host key verification failed.`). */
+export function sshFailure(code: number, stderr: string): string {
+  const last = stderr.split(/\r?\n/).map((line) => line.trim()).filter(Boolean).pop();
+  return `ssh exited ${code}${last ? `: ${last}` : ''}`;
+}
+
 /** A socket made of a child's stdin/stdout (the docker CLI's "commandconn"). */
 class CommandConnection extends Duplex {
   private stderr = '';
-  constructor(private readonly child: ChildProcessWithoutNullStreams) {
+  private received = false;
+  private ended = false;
+  /** Settles once ssh has exited and its output is read: why it failed, if it did. */
+  private readonly exited: Promise<Error | undefined>;
+  constructor(
+    private readonly child: ChildProcessWithoutNullStreams,
+    command: string,
+  ) {
     super();
     child.stdout.on('data', (chunk: Buffer) => {
+      this.received = true;
       if (!this.push(chunk)) child.stdout.pause();
     });
-    child.stdout.on('end', () => this.push(null));
-    child.stderr.on('data', (chunk: Buffer) => (this.stderr = (this.stderr + chunk.toString()).slice(-2000)));
-    child.on('error', (error) => this.destroy(error));
-    child.on('exit', (code) => {
-      if (code) this.destroy(new Error(`ssh exited ${code}: ${this.stderr.trim().split('\n').pop() ?? ''}`));
+    // A failed ssh closes its stdout before it exits: passing that EOF on at once would reach http
+    // as a bare ECONNRESET, so until the first byte EOF waits for the exit status. After it, the
+    // session works and EOF passes at once (a hijacked attach needs it while ssh still runs).
+    child.stdout.on('end', () => {
+      if (this.received) this.eof();
     });
+    child.stderr.on('data', (chunk: Buffer) => (this.stderr = (this.stderr + chunk.toString()).slice(-2000)));
+    // Write errors (EPIPE) are reported through _write's callback, as ssh's reason.
+    child.stdin.on('error', () => undefined);
+    this.exited = new Promise((settle) => {
+      child.on('error', (error) => settle(new Error(`cannot run ${command}: ${error.message}`)));
+      // 'close', not 'exit': stderr is fully read by then.
+      child.on('close', (code) => settle(code ? new Error(sshFailure(code, this.stderr)) : undefined));
+    });
+    void this.exited.then((failure) => {
+      if (!failure) this.eof();
+      else if (!this.ended && !this.destroyed) this.destroy(failure);
+    });
+  }
+  private eof() {
+    if (this.ended || this.destroyed) return;
+    this.ended = true;
+    this.push(null);
   }
   _read() {
     this.child.stdout.resume();
   }
   _write(chunk: Buffer, encoding: BufferEncoding, done: (error?: Error | null) => void) {
-    this.child.stdin.write(chunk, encoding, done);
+    this.child.stdin.write(chunk, encoding, (error) => {
+      if (!error) return done();
+      // Writing to an ssh that has given up: report why it did, not EPIPE.
+      void this.exited.then((failure) => done(failure ?? error));
+    });
   }
   _final(done: () => void) {
     this.child.stdin.end(done);
@@ -81,6 +116,6 @@ export function sshAgent(target: SshTarget, env: NodeJS.ProcessEnv = process.env
   const agent = new Agent({ keepAlive: false });
   const [command, ...args] = sshArgv(target, env);
   (agent as unknown as { createConnection: () => Duplex }).createConnection = () =>
-    new CommandConnection(spawn(command, args, { env, stdio: ['pipe', 'pipe', 'pipe'] }));
+    new CommandConnection(spawn(command, args, { env, stdio: ['pipe', 'pipe', 'pipe'] }), command);
   return agent;
 }
