@@ -37,8 +37,9 @@ const answers = (port: number) =>
 /**
  * A real OpenSSH server on a free loopback port, key-only, for the current user: what
  * DOCKER_HOST=ssh:// reaches (the remote side runs `docker system dial-stdio` on this machine).
+ * `remotePath` replaces the sessions' PATH (e.g. one without docker: a host with no docker CLI).
  */
-export async function startSshd(): Promise<Sshd> {
+export async function startSshd(options: { remotePath?: string } = {}): Promise<Sshd> {
   const dir = mkdtempSync(join(tmpdir(), 'imagewright-sshd-'));
   const keygen = (file: string) => execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, file)]);
   keygen('host_key');
@@ -60,6 +61,7 @@ export async function startSshd(): Promise<Sshd> {
       'PermitRootLogin prohibit-password',
       'StrictModes no',
       `AllowUsers ${user}`,
+      ...(options.remotePath ? [`SetEnv PATH=${options.remotePath}`] : []),
       '',
     ].join('\n'),
   );

@@ -12,6 +12,8 @@ export interface TlsEngine {
   certPath: string;
   /** A CA that did not sign the server: a client trusting only it must be refused. */
   otherCaPath: string;
+  /** Bytes authenticated clients sent through it so far: proof a request came this way (kept-alive sockets make connections no proof). */
+  readonly received: number;
   stop(): Promise<void>;
 }
 
@@ -49,6 +51,7 @@ export async function startTlsEngine(socketPath = '/var/run/docker.sock'): Promi
   writeFileSync(join(otherCaPath, 'cert.pem'), readFileSync(join(dir, 'client.pem')));
   writeFileSync(join(otherCaPath, 'key.pem'), readFileSync(join(dir, 'client-key.pem')));
 
+  let received = 0;
   const server = createServer(
     {
       key: readFileSync(join(dir, 'server-key.pem')),
@@ -59,6 +62,7 @@ export async function startTlsEngine(socketPath = '/var/run/docker.sock'): Promi
     },
     (client) => {
       const engine = connect(socketPath);
+      client.on('data', (chunk: Buffer) => (received += chunk.length));
       client.pipe(engine).pipe(client);
       const close = () => {
         client.destroy();
@@ -75,6 +79,9 @@ export async function startTlsEngine(socketPath = '/var/run/docker.sock'): Promi
     dockerHost: `tcp://127.0.0.1:${port}`,
     certPath,
     otherCaPath,
+    get received() {
+      return received;
+    },
     stop: () =>
       new Promise((done) => {
         server.close(() => done());
