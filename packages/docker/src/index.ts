@@ -7,3 +7,5 @@ export * from './run-flags';
 export * from './run';
 export * from './auth';
 export * from './ssh';
+export * from './version';
+export * from './run-family';
