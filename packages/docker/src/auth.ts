@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { usageError } from '@imagewright/core';
 import type { Engine } from './client';
+import { dockerConfigDir } from './context';
 import { followProgress, ProgressRenderer } from './progress';
 
 export interface RegistryAuth {
@@ -27,7 +27,7 @@ export function registryOf(ref: string): string {
  * Undefined when none are stored (anonymous pull).
  */
 export function registryAuth(ref: string, env: NodeJS.ProcessEnv = process.env): RegistryAuth | undefined {
-  const file = join(env.DOCKER_CONFIG || join(homedir(), '.docker'), 'config.json');
+  const file = join(dockerConfigDir(env), 'config.json');
   if (!existsSync(file)) return undefined;
   let config: { auths?: Record<string, { auth?: string }>; credsStore?: string; credHelpers?: Record<string, string> };
   try {
