@@ -233,6 +233,15 @@ describe('runCommand', () => {
     expect((await run({ ...spec, json: true, conflicts: [['json', 'verbose']] }, ['--json'])).code).toBe(0);
   });
 
+  it('--json is accepted with --version by commands that print no data, and refused alone', async () => {
+    const r = await run({ ...spec, engineVersion: async () => '1.41' }, ['--version', '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ command: 'fake', engineApi: '1.41' });
+    const alone = await run(spec, ['--json']);
+    expect(alone.code).toBe(2);
+    expect(oneLine(alone.stderr)).toBe('fake: --json goes with --version here: this command prints no data');
+  });
+
   it('--version prints the version without running; --json adds Node and the Engine API', async () => {
     const r = await run(spec, ['--version']);
     expect(r.code).toBe(0);

@@ -68,6 +68,8 @@ const SETUP_ENV: OptionSpec = {
   description: 'read config from a setup-env file instead of the environment (or IMAGEWRIGHT_SETUP_ENV=FILE)',
 };
 const JSON_OPT: OptionSpec = { type: 'boolean', description: 'print data as JSON' };
+// Every command has --version, and `--version --json` is for tools: commands without data take --json for that only.
+const VERSION_JSON: OptionSpec = { type: 'boolean', description: 'with --version: print it as JSON' };
 const IMAGE_OPT: OptionSpec = { type: 'string', value: 'REF', description: 'the image to use instead of IMAGE_ID' };
 const VERSION: OptionSpec = { type: 'boolean', description: "print imagewright's version (--json: with Node's and the Engine API's)" };
 // In `docker run`, -h is --hostname: the run family keeps --help long only.
@@ -83,7 +85,7 @@ function allOptions(spec: CommandSpec): Record<string, OptionSpec> {
   return {
     ...(spec.config ? { 'setup-env': SETUP_ENV } : {}),
     ...(spec.image ? { image: IMAGE_OPT } : {}),
-    ...(spec.json ? { json: JSON_OPT } : {}),
+    json: spec.json ? JSON_OPT : VERSION_JSON,
     ...spec.options,
     version: VERSION,
     help: helpOption(spec),
@@ -178,6 +180,7 @@ function parse(spec: CommandSpec, argv: string[]) {
   const values = parsed.values as CommandContext['values'];
   const positionals = spec.passThrough ? rest : parsed.positionals;
   if (values.help || values.version) return { values, positionals, runArgs };
+  if (values.json && !spec.json) throw usageError('--json goes with --version here: this command prints no data');
   for (const group of spec.conflicts ?? []) {
     const given = group.filter((name) => values[name] !== undefined && values[name] !== false);
     if (given.length > 1) throw usageError(`${given.map((n) => `--${n}`).join(' and ')} conflict: give at most one`);
