@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_ROOT, DeploymentTree, parseDeploymentSpec } from './deployment';
-import { ImagewrightError } from './errors';
+import { thrown } from './test-support';
 
 const temps: string[] = [];
 afterAll(() => {
@@ -22,15 +22,6 @@ function checkout(dirs: string[], files: Record<string, string> = {}): string {
   return root;
 }
 
-function thrown(fn: () => unknown): ImagewrightError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ImagewrightError);
-    return error as ImagewrightError;
-  }
-  throw new Error('expected an ImagewrightError, nothing was thrown');
-}
 
 describe('DeploymentTree', () => {
   const root = checkout(

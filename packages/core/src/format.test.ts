@@ -1,20 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ImagewrightError } from './errors';
 import { cellWidth, GO_JSON, goJson, goTemplate, renderFormat, tabwrite } from './format';
+import { usageThrown as usage } from './test-support';
 
 const render = (source: string, data: unknown) => goTemplate(source).execute(data);
 
-function usage(fn: () => unknown): ImagewrightError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ImagewrightError);
-    expect((error as ImagewrightError).exitCode).toBe(2);
-    expect((error as Error).message).not.toContain('\n');
-    return error as ImagewrightError;
-  }
-  throw new Error('expected a usage error');
-}
 
 // The cases of docker/cli's templates/templates_test.go, with its expected values.
 describe('goTemplate: docker/cli template tests', () => {

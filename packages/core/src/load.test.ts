@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findRoot } from './config';
-import { ImagewrightError } from './errors';
 import { loadConfig, readEnvFile } from './load';
+import { thrown } from './test-support';
 
 const temps: string[] = [];
 afterAll(() => {
@@ -23,15 +23,6 @@ function checkout(): string {
 /** A minimal environment: nothing from the developer's shell leaks into the config. */
 const cleanEnv = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({ PATH: process.env.PATH, HOME: process.env.HOME, ...extra });
 
-function thrown(fn: () => unknown): ImagewrightError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ImagewrightError);
-    return error as ImagewrightError;
-  }
-  throw new Error('expected an ImagewrightError, nothing was thrown');
-}
 
 describe('readEnvFile', () => {
   it('reads exports, quotes, $(pwd) as the file folder and ${VAR} expansion', () => {

@@ -6,6 +6,7 @@ import { ImagewrightError } from '@imagewright/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connectEngine, engineAddress } from './client';
 import { sshArgv, sshFailure } from './ssh';
+import { thrown } from '@imagewright/core/test-support';
 
 const temps: string[] = [];
 afterAll(() => {
@@ -20,15 +21,6 @@ function certDir(names: string[]): string {
   return dir;
 }
 
-function thrown(fn: () => unknown): ImagewrightError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ImagewrightError);
-    return error as ImagewrightError;
-  }
-  throw new Error('expected an ImagewrightError, nothing was thrown');
-}
 
 /** An empty DOCKER_CONFIG: no currentContext of the user's may steer these tests. */
 function noConfig(): string {

@@ -8,6 +8,7 @@ import { ImagewrightError } from '@imagewright/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connectEngine, engineAddress } from './client';
 import { chooseContext, contextId, contextNames, contextTls, readContext } from './context';
+import { usageThrown as thrown } from '@imagewright/core/test-support';
 
 // The context store read without the docker CLI: hand-made stores in the CLI's exact layout (the
 // same layout made by the real `docker context create` is tested in packages/testing's
@@ -42,17 +43,6 @@ function dockerConfig(contexts: Record<string, Stored> = {}, config?: unknown): 
   return dir;
 }
 
-function thrown(fn: () => unknown): ImagewrightError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ImagewrightError);
-    expect((error as ImagewrightError).exitCode).toBe(2);
-    expect((error as Error).message).not.toContain('\n');
-    return error as ImagewrightError;
-  }
-  throw new Error('expected an ImagewrightError, nothing was thrown');
-}
 
 const TLS = { 'ca.pem': 'CA PEM', 'cert.pem': 'CERT PEM', 'key.pem': 'KEY PEM' };
 

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { ImagewrightError } from '@imagewright/core';
 import {
   emptyRunFlags,
   mergeRunFlags,
@@ -18,19 +17,11 @@ import { devRunFlags, INTERACTIVE_SHELL, refusalCode, shellFlags, DEV_LABEL } fr
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { usageThrown } from '@imagewright/core/test-support';
+
+const usage = (fn: () => unknown): string => usageThrown(fn).message;
 
 /** The usage error a call throws: exit code 2 and its one line. */
-function usage(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ImagewrightError);
-    expect((error as ImagewrightError).exitCode).toBe(2);
-    expect((error as Error).message).not.toContain('\n');
-    return (error as Error).message;
-  }
-  throw new Error('expected a usage error');
-}
 
 const create = (text: string, cwd = '/work/dir') => toCreateOptions(parseRunFlags(text, { env: { FROM_ENV: 'env value' } }), { image: 'img:1', cmd: ['sh'], cwd });
 
