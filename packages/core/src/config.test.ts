@@ -19,6 +19,32 @@ function configError(raw: Record<string, string | undefined>): ImagewrightError 
   throw new Error(`deriveConfig accepted ${JSON.stringify(raw)}`);
 }
 
+describe('deriveConfig: quarantine tags', () => {
+  it('is on by default for ECR: unscanned-<tag>-<env> is pushed, <tag>-<env> approved', () => {
+    const c = derive({ ECR_ACCOUNT_ID: '123456789012', AWS_REGION: 'eu-west-1', ENVIRONMENT: 'dev' });
+    expect(c.IMAGE_QUARANTINE).toBe('1');
+    expect(c.PUSH_TAG).toBe('unscanned-latest-dev');
+    expect(c.APPROVED_TAG).toBe('latest-dev');
+  });
+
+  it('is off by default for other registries (and when REGISTRY wins over ECR): the tag as is', () => {
+    for (const raw of [{ REGISTRY: 'localhost:5000' }, { REGISTRY: 'ghcr.io/o', ECR_ACCOUNT_ID: '123456789012', AWS_REGION: 'eu-west-1' }, {}]) {
+      const c = derive({ ...raw, IMAGE_TAG: 'v2' });
+      expect(c.IMAGE_QUARANTINE).toBe('0');
+      expect([c.PUSH_TAG, c.APPROVED_TAG]).toEqual(['v2', 'v2']);
+    }
+  });
+
+  it('follows IMAGE_QUARANTINE when set, and refuses a tag too long once prefixed', () => {
+    expect(derive({ REGISTRY: 'localhost:5000', IMAGE_QUARANTINE: '1', ENVIRONMENT: 'test', IMAGE_TAG: 'v3' }).PUSH_TAG).toBe('unscanned-v3-test');
+    expect(derive({ ECR_ACCOUNT_ID: '123456789012', AWS_REGION: 'eu-west-1', IMAGE_QUARANTINE: '0' }).PUSH_TAG).toBe('latest');
+    const e = configError({ ...base, IMAGE_QUARANTINE: '1', IMAGE_TAG: 'x'.repeat(120) });
+    expect(e.exitCode).toBe(2);
+    expect(e.message).toContain('too long with quarantine');
+    expect(configError({ ...base, IMAGE_QUARANTINE: 'yes' }).message).toContain('IMAGE_QUARANTINE');
+  });
+});
+
 describe('deriveConfig: image IDs', () => {
   it('has no prefix when no registry is configured', () => {
     const c = derive();

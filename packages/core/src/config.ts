@@ -78,6 +78,12 @@ export const INPUTS = {
   IMAGE_RUN_PARS: { help: 'docker-run flags for image-exec and friends', default: () => '--rm -e JUPYTER_ENABLE_LAB=yes' },
   IMAGE_UBUNTU_NAME: { help: 'distribution release name used by scan reports', default: () => '' },
   IMAGE_VULNERABILITY_LEVEL: { help: 'minimum severity kept by scans', default: () => 'medium', ...oneOf(SEVERITIES) },
+  IMAGE_QUARANTINE: {
+    help: '1 pushes under unscanned-<tag>-<env> until a scan approves it (default 1 for ECR, else 0)',
+    // As the originals: ECR pushes were quarantined; other registries (Canonical's) take the tag as is.
+    default: (raw) => (raw.ECR_ACCOUNT_ID && !raw.REGISTRY ? '1' : '0'),
+    ...oneOf(['0', '1']),
+  },
 } satisfies Record<string, InputSpec>;
 
 export type InputName = keyof typeof INPUTS;
@@ -99,6 +105,7 @@ export interface Inputs {
   IMAGE_RUN_PARS: string;
   IMAGE_UBUNTU_NAME: string;
   IMAGE_VULNERABILITY_LEVEL: Severity;
+  IMAGE_QUARANTINE: '0' | '1';
 }
 
 export interface Derived {
@@ -112,11 +119,15 @@ export interface Derived {
   IMAGE_DIR: string;
   COMMON_DIR: string;
   ADMIN_ARN: string | undefined;
+  /** The tag image-push pushes: APPROVED_TAG behind `unscanned-` when IMAGE_QUARANTINE=1, else IMAGE_TAG. */
+  PUSH_TAG: string;
+  /** The tag image-pull takes and image-promote starts from: <IMAGE_TAG>-<ENVIRONMENT> with quarantine, else IMAGE_TAG. */
+  APPROVED_TAG: string;
 }
 
 export type Config = Inputs & Derived;
 export const DERIVED_NAMES: (keyof Derived)[] = [
-  'IMAGEWRIGHT_ROOT', 'REGISTRY_HOST', 'COMMON_REPO', 'IMAGE_ID', 'COMMON_ID', 'IMAGE_DIR', 'COMMON_DIR', 'ADMIN_ARN',
+  'IMAGEWRIGHT_ROOT', 'REGISTRY_HOST', 'COMMON_REPO', 'IMAGE_ID', 'COMMON_ID', 'IMAGE_DIR', 'COMMON_DIR', 'ADMIN_ARN', 'PUSH_TAG', 'APPROVED_TAG',
 ];
 
 /** Reads one input from the environment, its aliases, then its default; '' counts as unset. */
@@ -164,7 +175,21 @@ export function deriveConfig(raw: RawEnv, root: string): Config {
     IMAGE_DIR: join(root, 'deployments', inputs.DEPLOYMENT_NAME, 'image'),
     COMMON_DIR: join(root, 'deployments', 'common', 'image'),
     ADMIN_ARN: inputs.ECR_ACCOUNT_ID ? `arn:aws:iam::${inputs.ECR_ACCOUNT_ID}:role/${inputs.ADMIN_ROLENAME}` : undefined,
+    ...quarantineTags(inputs),
   };
+}
+
+/**
+ * The push and approved tags. With quarantine (the originals' ECR scheme) the image is pushed as
+ * unscanned-<tag>-<env>; whatever approves it after the scan drops the prefix. A tag too long
+ * for docker once prefixed is a config error, not a failed push later.
+ */
+function quarantineTags(inputs: Inputs): Pick<Derived, 'PUSH_TAG' | 'APPROVED_TAG'> {
+  if (inputs.IMAGE_QUARANTINE === '0') return { PUSH_TAG: inputs.IMAGE_TAG, APPROVED_TAG: inputs.IMAGE_TAG };
+  const approved = `${inputs.IMAGE_TAG}-${inputs.ENVIRONMENT}`;
+  const push = `unscanned-${approved}`;
+  if (!TAG.test(push)) throw usageError(`IMAGE_TAG=${JSON.stringify(inputs.IMAGE_TAG)} is too long with quarantine (${push}): allowed at most ${128 - push.length + inputs.IMAGE_TAG.length} characters`);
+  return { PUSH_TAG: push, APPROVED_TAG: approved };
 }
 
 /**
