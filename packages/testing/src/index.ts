@@ -5,3 +5,4 @@ export * from './registry';
 export * from './tls-engine';
 export * from './sshd';
 export * from './environments';
+export * from './docker-cli';
