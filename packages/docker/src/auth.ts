@@ -27,6 +27,11 @@ export function registryOf(ref: string): string {
  * Undefined when none are stored (anonymous pull).
  */
 export function registryAuth(ref: string, env: NodeJS.ProcessEnv = process.env): RegistryAuth | undefined {
+  return hostAuth(registryOf(ref), env);
+}
+
+/** The same lookup for a registry host (host[:port]) rather than an image reference. */
+export function hostAuth(host: string, env: NodeJS.ProcessEnv = process.env): RegistryAuth | undefined {
   const file = join(dockerConfigDir(env), 'config.json');
   if (!existsSync(file)) return undefined;
   let config: { auths?: Record<string, { auth?: string }>; credsStore?: string; credHelpers?: Record<string, string> };
@@ -35,7 +40,6 @@ export function registryAuth(ref: string, env: NodeJS.ProcessEnv = process.env):
   } catch (error) {
     throw usageError(`${file}: not valid JSON (${(error as Error).message})`);
   }
-  const host = registryOf(ref);
   const keys = host === 'docker.io' ? ['https://index.docker.io/v1/', 'docker.io', 'index.docker.io'] : [host, `https://${host}`, `http://${host}`];
   const helper = config.credHelpers?.[host] ?? config.credsStore;
   if (helper) {

@@ -435,8 +435,8 @@ export class DistributionRegistry implements Registry {
   private credentials(): Credentials | undefined {
     if (!this.credentialsCache) {
       // Loaded when a challenge first asks: a credential helper may run, and @imagewright/docker is not small.
-      const { registryAuth } = require('@imagewright/docker') as typeof import('@imagewright/docker');
-      const auth = registryAuth(`${this.hostPort}/_`, this.env);
+      const { hostAuth } = require('@imagewright/docker') as typeof import('@imagewright/docker');
+      const auth = hostAuth(this.hostPort, this.env);
       this.credentialsCache = { value: auth && { username: auth.username, password: auth.password } };
     }
     return this.credentialsCache.value;
