@@ -6,3 +6,4 @@ export * from './tls-engine';
 export * from './sshd';
 export * from './environments';
 export * from './docker-cli';
+export * from './registry-images';
