@@ -1,2 +1,5 @@
 export * from './registry';
+export * from './tags';
+export * from './promote';
+export * from './delete';
 export * from './distribution-api';
