@@ -42,7 +42,8 @@ manifest list still needs.`,
       const { registry: host, repository, manifests, tags, kept } = plan;
       return out.printJson({ registry: host, repository, dryRun, manifests: manifests.map(({ digest, tags: t }) => ({ digest, tags: t })), tags: tags.map(({ tag, digest }) => ({ tag, digest })), kept });
     }
-    const what = `${plan.manifests.length} manifest${plan.manifests.length === 1 ? '' : 's'}${plan.tags.length ? ` and ${plan.tags.length} tag${plan.tags.length === 1 ? '' : 's'}` : ''}`;
+    const counted = (n: number, noun: string) => (n ? [`${n} ${noun}${n === 1 ? '' : 's'}`] : []);
+    const what = [...counted(plan.manifests.length, 'manifest'), ...counted(plan.tags.length, 'tag')].join(' and ');
     if (!count) out.info(`nothing to delete in ${plan.registry}/${plan.repository}`);
     else out.info(dryRun ? `dry run: would delete ${what}; nothing deleted` : `deleted ${what}`);
   },

@@ -134,13 +134,35 @@ export async function planDelete(registry: Registry, repository: string, targets
   if (refusals.length) {
     throw failure(`${name}: refusing to delete: ${refusals.join('; ')}: name those tags too, or --force; nothing deleted`);
   }
-  // In the order the user named them; --untagged's after.
+  // In the order the user named them, --untagged's after; but a manifest list before the manifests
+  // it lists that go with it (ECR refuses to delete a manifest a list still refers to).
   const rank = (digest: string) => {
     const i = targets.findIndex((t) => t === digest || digestOf.get(t) === digest);
     return i < 0 ? targets.length : i;
   };
-  const manifests = [...going.values()].sort((a, b) => rank(a.digest) - rank(b.digest));
+  const byRank = [...going.values()].sort((a, b) => rank(a.digest) - rank(b.digest));
+  const parents = await listParents(registry, repository, byRank.map((m) => m.digest));
+  const manifests: DeletedManifest[] = [];
+  const placed = new Set<string>();
+  while (byRank.length) {
+    // The first in order whose lists are placed (the first left, should lists ever form a cycle).
+    const i = Math.max(0, byRank.findIndex((m) => parents.get(m.digest)!.every((p) => placed.has(p))));
+    const [next] = byRank.splice(i, 1);
+    manifests.push(next);
+    placed.add(next.digest);
+  }
   return { registry: registry.host, repository, manifests, tags: removedTags, kept };
+}
+
+/** For each of `digests`, the manifest lists among them that list it. */
+async function listParents(registry: Registry, repository: string, digests: string[]): Promise<Map<string, string[]>> {
+  const docs = await mapLimit(digests, 8, (d) => registry.getManifest(repository, d));
+  const parents = new Map(digests.map((d) => [d, [] as string[]]));
+  for (const [i, doc] of docs.entries()) {
+    if (!doc || !INDEX_TYPES.has(doc.mediaType)) continue;
+    for (const child of childDigests(doc.body)) if (child !== digests[i]) parents.get(child)?.push(digests[i]);
+  }
+  return parents;
 }
 
 function childDigests(body: Buffer): string[] {
