@@ -7,7 +7,8 @@ import type { ManifestDoc, Registry, TagDigest } from './registry';
 import { repositoryTags } from './tags';
 
 /**
- * The plan logic on an in-memory registry that follows each kind's documented semantics (the
+ * The logic of image-delete, image-promote and image-tags (delete plans, promotion, tag order) on
+ * an in-memory registry that follows each kind's documented semantics (the
  * distribution API deletes a manifest with all its tags; ECR untags, and a manifest goes with its
  * last tag; ECR refuses to put a tag already on that manifest). The bins' tests run the same flows
  * against the real registry and the ECR stand-in.
@@ -174,7 +175,10 @@ describe('promote', () => {
         expect.objectContaining({ exitCode: 2, message: `ENVIRONMENT=${ENVIRONMENT} has no next environment to promote to: allowed dev (→ test) or test (→ prod), or give FROM_TAG TO_TAG` }),
       );
     }
-    expect(() => defaultPromotion({ IMAGE_TAG: 'x'.repeat(124), ENVIRONMENT: 'test' })).toThrow(expect.objectContaining({ exitCode: 2 }));
+    expect(() => defaultPromotion({ IMAGE_TAG: 'x'.repeat(124), ENVIRONMENT: 'test' })).toThrow(
+      expect.objectContaining({ exitCode: 2, message: `IMAGE_TAG="${'x'.repeat(124)}" is too long to promote (${'x'.repeat(124)}-prod): allowed at most 123 characters` }),
+    );
+    expect(defaultPromotion({ IMAGE_TAG: 'x'.repeat(123), ENVIRONMENT: 'test' }).to).toHaveLength(128);
   });
 
   it('checkPromotion: FROM a tag or digest, TO a tag, not the same', () => {

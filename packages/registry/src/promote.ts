@@ -33,7 +33,9 @@ export function defaultPromotion(config: Pick<Config, 'IMAGE_TAG' | 'ENVIRONMENT
   }
   const promotion = { from: `${config.IMAGE_TAG}-${config.ENVIRONMENT}`, to: `${config.IMAGE_TAG}-${next}` };
   // A long IMAGE_TAG can make a tag docker refuses once suffixed.
-  checkTag(promotion.to, `IMAGE_TAG=${config.IMAGE_TAG} gives the tag`);
+  if (!isTag(promotion.to)) {
+    throw usageError(`IMAGE_TAG=${JSON.stringify(config.IMAGE_TAG)} is too long to promote (${promotion.to}): allowed at most ${128 - next.length - 1} characters`);
+  }
   return promotion;
 }
 
