@@ -121,7 +121,7 @@ export interface Derived {
   ADMIN_ARN: string | undefined;
   /** The tag image-push pushes: APPROVED_TAG behind `unscanned-` when IMAGE_QUARANTINE=1, else IMAGE_TAG. */
   PUSH_TAG: string;
-  /** The tag image-pull takes and image-promote starts from: <IMAGE_TAG>-<ENVIRONMENT> with quarantine, else IMAGE_TAG. */
+  /** The tag image-pull takes by default: <IMAGE_TAG>-<ENVIRONMENT> with quarantine (what a scan approves), else IMAGE_TAG. */
   APPROVED_TAG: string;
 }
 
