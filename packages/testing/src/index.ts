@@ -7,3 +7,4 @@ export * from './sshd';
 export * from './environments';
 export * from './docker-cli';
 export * from './registry-images';
+export * from './faulty-proxy';
