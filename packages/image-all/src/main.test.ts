@@ -1,37 +1,57 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from '@imagewright/docker';
-import { ENV_DEPLOYMENT, ensureEngine, removeChainTags, envDeploymentRoot, runBin } from '@imagewright/testing';
+import { dockerConfigWith, ENV_DEPLOYMENT, ensureEngine, removeChainTags, envDeploymentRoot, runBin, skopeo, startRegistry, type Registry } from '@imagewright/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const REPO = `imagewright-test/image-all-${process.pid}`;
 let engine: Engine;
 let root: string;
 let env: NodeJS.ProcessEnv;
+/** Where the push step goes: a real registry, logged in through DOCKER_CONFIG. */
+let registry: Registry;
+let loggedIn: string;
 const missionFile = (path: string) => join(root, 'deployments', ENV_DEPLOYMENT, 'image', path);
 
 beforeAll(async () => {
   engine = await ensureEngine();
   ({ root, env } = envDeploymentRoot(`${REPO}:latest`));
-  env = { ...env, USE_FROZEN: '0' };
+  registry = await startRegistry();
+  loggedIn = dockerConfigWith({ [registry.host]: registry });
+  env = { ...env, USE_FROZEN: '0', REGISTRY: registry.host, DOCKER_CONFIG: loggedIn };
 });
 afterAll(async () => {
+  await registry?.stop();
   await removeChainTags(engine, REPO);
+  if (registry) await engine.getImage(`${registry.host}/${REPO}:latest`).remove().catch(() => {});
 });
 
 describe('image-all', () => {
-  it('build then test: a result line per step and a closing summary, exit 0', async () => {
+  it('build, test, push: a result line per step and a closing summary, exit 0; the registry has the image', async () => {
     const result = await runBin('image-all', [], { env });
     expect(result.code).toBe(0);
     const own = result.stdout.split('\n').filter((l) => l.startsWith('image-all: '));
     expect(own).toEqual([
       expect.stringMatching(/^image-all: build ok in \d/),
       expect.stringMatching(/^image-all: test ok in \d/),
-      expect.stringMatching(/^image-all: pipeline succeeded: build, test in \d/),
+      expect.stringMatching(/^image-all: push ok in \d/),
+      expect.stringMatching(/^image-all: pipeline succeeded: build, test, push in \d/),
     ]);
-    // The steps' own output streams through: image-build's image line, image-test's items.
+    // The steps' own output streams through: image-build's image line, image-test's items, image-push's REF DIGEST.
     expect(result.stdout).toContain(`${REPO}:latest sha256:`);
     expect(result.stdout).toMatch(/^\[wheely\] import tinypkg \.\.\. ok/m);
+    const pushed = new RegExp(`^${registry.host}/${REPO}:latest (sha256:[0-9a-f]{64})$`, 'm').exec(result.stdout);
+    expect(pushed).not.toBeNull();
+    expect(skopeo.digest(loggedIn, `${registry.host}/${REPO}:latest`)).toBe(pushed![1]);
+    // The mission image only: the common image's tag is not in the registry.
+    expect(skopeo.tags(loggedIn, `${registry.host}/${REPO}`)).toEqual(['latest']);
+  });
+
+  it('push without a registry: exit 2 from the push step, named in the summary', async () => {
+    const result = await runBin('image-all', ['--only', 'push', '--json'], { env: { ...env, REGISTRY: '' } });
+    expect(result.code).toBe(2);
+    expect(JSON.parse(result.stdout)).toMatchObject({ result: 'failed', steps: [{ step: 'push', command: 'image-push', result: 'failed', exitCode: 2 }] });
+    expect(result.stderr).toContain('image-push: no registry is configured');
   });
 
   it('--only test --json: just that step; stdout is only the JSON summary', async () => {
@@ -42,7 +62,7 @@ describe('image-all', () => {
     expect(result.stderr).toContain('[good] import six ... ok');
   });
 
-  it('a failing test: exit 1 (the original exited 0), the failing step named', async () => {
+  it('a failing test: exit 1 (the original exited 0), the failing step named, push not run', async () => {
     const imports = missionFile('environments/wheely/tests/imports');
     writeFileSync(imports, 'tinypkg\nnot_a_module_at_all\n');
     try {
@@ -50,11 +70,11 @@ describe('image-all', () => {
       expect(result.code).toBe(1);
       expect(result.stdout).toMatch(/^image-all: build ok/m);
       expect(result.stdout).toMatch(/^image-all: test failed \(exit 1\)/m);
-      expect(result.stdout).toMatch(/^image-all: pipeline failed at test \(/m);
+      expect(result.stdout).toMatch(/^image-all: pipeline failed at test; not run: push \(/m);
       // --from test resumes there without rebuilding: same failure.
       const resumed = await runBin('image-all', ['--from', 'test', '--json'], { env });
       expect(resumed.code).toBe(1);
-      expect(JSON.parse(resumed.stdout).steps.map((s: { step: string }) => s.step)).toEqual(['test']);
+      expect(JSON.parse(resumed.stdout).steps.map((s: { step: string; result: string }) => `${s.step} ${s.result}`)).toEqual(['test failed', 'push not run']);
     } finally {
       writeFileSync(imports, 'tinypkg\n');
     }
@@ -72,6 +92,7 @@ describe('image-all', () => {
         steps: [
           { step: 'build', result: 'failed', exitCode: 1 },
           { step: 'test', result: 'not run' },
+          { step: 'push', result: 'not run' },
         ],
       });
       expect(result.stderr).toContain('build breaks here');
@@ -83,7 +104,7 @@ describe('image-all', () => {
   it('an unknown step, or --from with --only, is a usage error: exit 2, nothing run', async () => {
     const unknown = await runBin('image-all', ['--from', 'deploy'], { env });
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr.trim()).toBe('image-all: --from "deploy": allowed build, test');
+    expect(unknown.stderr.trim()).toBe('image-all: --from "deploy": allowed build, test, push');
     const both = await runBin('image-all', ['--from', 'build', '--only', 'test'], { env });
     expect(both.code).toBe(2);
     expect(both.stdout).toBe('');

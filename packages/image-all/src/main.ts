@@ -5,6 +5,8 @@ import { command, formatElapsed, usageError } from '@imagewright/core';
 const STEPS = [
   { step: 'build', bin: 'image-build' },
   { step: 'test', bin: 'image-test' },
+  // The mission image only: the common image is not pushed (as the originals).
+  { step: 'push', bin: 'image-push' },
 ] as const;
 const NAMES = STEPS.map((s) => s.step);
 
@@ -46,11 +48,12 @@ function runStep(bin: string, args: string[], stdout: 'inherit' | 2): Promise<{ 
 
 command({
   name: 'image-all',
-  summary: 'The image pipeline: image-build, then image-test (push and scan join later), a result line per step.',
+  summary: 'The image pipeline: image-build, image-test, then image-push (scan joins later), a result line per step.',
   description: `
 Steps: ${NAMES.join(', ')}. Each runs as its own command with the same config (--setup-env is passed
-on) and stops the pipeline when it fails, as \`image-build && image-test\` did; unlike the
-original, image-all then exits with that step's code (1 failed, 2 usage or config) instead of 0.
+on) and stops the pipeline when it fails, as \`image-build && image-test && image-push\` did; unlike
+the original, image-all then exits with that step's code (1 failed, 2 usage or config) instead of 0.
+push needs a registry (REGISTRY, or ECR_ACCOUNT_ID and AWS_REGION) and its credentials (image-login).
 --from STEP resumes at STEP; --only STEP runs just STEP. With --json the steps' own output goes
 to stderr and stdout gets {result, seconds, steps: [{step, command, result, exitCode, seconds}]}.`,
   config: true,
