@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Engine } from '@imagewright/docker';
 import { BUSYBOX_IMAGE, busyboxImage, ensureEngine, REPO_ROOT, startEcr, startRegistry, tempDeploymentRoot, type Ecr, type Registry } from '@imagewright/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -13,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const RUN = `secrets${process.pid}`;
 let root: string;
 let scratch: string;
+let engine: Engine;
 
 interface Traced {
   code: number;
@@ -51,9 +53,16 @@ function expectClean(run: Traced, secrets: string[], what: string): void {
 }
 
 beforeAll(async () => {
-  await busyboxImage(await ensureEngine());
+  engine = await ensureEngine();
+  await busyboxImage(engine);
   root = tempDeploymentRoot('testdep');
   scratch = mkdtempSync(join(tmpdir(), 'imagewright-secrets-'));
+});
+
+// The pushes and pulls leave local tags <registry>/<RUN>/...: removed here.
+afterAll(async () => {
+  const tags = (await engine.listImages()).flatMap((i) => i.RepoTags ?? []).filter((t) => t.includes(`/${RUN}/`));
+  for (const tag of tags) await engine.getImage(tag).remove().catch(() => undefined);
 });
 
 describe('secrets stay out of output and command lines', () => {
