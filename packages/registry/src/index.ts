@@ -4,6 +4,7 @@ export * from './login';
 export * from './tags';
 export * from './promote';
 export * from './delete';
+export * from './ecr';
 export * from './push';
 export * from './pull';
 export * from './distribution-api';

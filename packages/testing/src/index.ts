@@ -7,4 +7,5 @@ export * from './sshd';
 export * from './environments';
 export * from './docker-cli';
 export * from './registry-images';
+export * from './ecr';
 export * from './faulty-proxy';
