@@ -1,6 +1,6 @@
 import type { Readable, Writable } from 'node:stream';
 import { type Config, failure, usageError } from '@imagewright/core';
-import { followProgress, imageIdOf, keepBackup, ProgressRenderer, registryAuth, registryOf, splitRef, type Engine, type RegistryAuth } from '@imagewright/docker';
+import { connectEngine, followProgress, imageIdOf, keepBackup, ProgressRenderer, registryAuth, registryOf, splitRef, type Engine, type RegistryAuth } from '@imagewright/docker';
 import { configuredRegistry, withRegistryRetry, type RetryOptions } from './push';
 
 export interface PullResult {
@@ -57,6 +57,5 @@ export async function pullConfigured(
     auth = (await configuredRegistry(config, env)).auth;
   }
   auth ??= registryAuth(ref, env);
-  const { connectEngine } = require('@imagewright/docker') as typeof import('@imagewright/docker');
   return pullToEngine(await connectEngine(env), ref, { auth, log: options.log, retry: options.retry });
 }

@@ -1,6 +1,6 @@
 import type { Readable, Writable } from 'node:stream';
 import { type Config, failure, ImagewrightError, usageError } from '@imagewright/core';
-import { engineMessage, followProgress, hostAuth, imageIdOf, ProgressRenderer, type Engine, type RegistryAuth } from '@imagewright/docker';
+import { connectEngine, engineMessage, followProgress, hostAuth, imageIdOf, ProgressRenderer, type Engine, type RegistryAuth } from '@imagewright/docker';
 import { ecrLogin } from './login';
 import { openRegistry } from './open';
 import type { Registry } from './registry';
@@ -157,7 +157,6 @@ export async function pushConfigured(
   const alsoTags = [...new Set(options.alsoTags ?? [])].filter((t) => t !== config.PUSH_TAG);
   const bad = alsoTags.find((t) => !TAG.test(t));
   if (bad !== undefined) throw usageError(`--also-tag ${JSON.stringify(bad)} is invalid: allowed a docker tag: letters, digits, _ . - (max 128, not starting with . or -)`);
-  const { connectEngine } = require('@imagewright/docker') as typeof import('@imagewright/docker');
   const engine = await connectEngine(options.env);
   const { registry, host, auth } = await configuredRegistry(config, options.env);
   const pushed = await pushImage(engine, { image: options.image, registry: host, repository: config.IMAGE_REPO, tag: config.PUSH_TAG, auth, log: options.log, retry: options.retry });
