@@ -1,4 +1,5 @@
 export * from './registry';
+export * from './open';
 export * from './credentials';
 export * from './login';
 export * from './tags';
