@@ -1,29 +1,26 @@
-import { rmSync } from 'node:fs';
 import {
   BUSYBOX_IMAGE,
   MEDIA,
   busyboxImage,
-  dockerConfigWith,
   ensureEngine,
   indexOf,
   labelledImage,
   putManifestHttp,
-  runBin,
+  runRegistryCommand,
   skopeo,
-  startEcr,
-  startRegistry,
-  tempDeploymentRoot,
+  startEcrFixture,
   type BinResult,
   type Ecr,
+  type EcrFixture,
   type Registry,
 } from '@imagewright/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // The built bin through the ECR stand-in with the real AWS SDK (ListImages, BatchGetImage,
 // BatchDeleteImage), backed by a real registry; skopeo reads that registry as the oracle.
+let fx: EcrFixture;
 let registry: Registry;
 let ecr: Ecr;
-let root: string;
 let oracle: string;
 const images: string[] = [];
 const RUN = `t${process.pid}`;
@@ -32,19 +29,13 @@ beforeAll(async () => {
   const engine = await ensureEngine();
   await busyboxImage(engine);
   images.push(BUSYBOX_IMAGE, ...(await Promise.all(['delete-1', 'delete-2', 'delete-3'].map((l) => labelledImage(engine, l)))));
-  registry = await startRegistry({ username: 'AWS' });
-  ecr = await startEcr({ registry });
-  oracle = dockerConfigWith({ [registry.host]: registry });
-  root = tempDeploymentRoot('demo');
+  fx = await startEcrFixture({ deployment: 'demo' });
+  ({ registry, ecr, loggedIn: oracle } = fx);
 });
 
-afterAll(async () => {
-  await ecr?.stop();
-  await registry?.stop();
-  if (root) rmSync(root, { recursive: true, force: true });
-});
+afterAll(() => fx?.stop());
 
-const HOST = () => `${ecr.accountId}.dkr.ecr.${ecr.region}.amazonaws.com`;
+const HOST = () => fx.ecrHost;
 const backing = (repo: string) => `${registry.host}/${RUN}/${repo}`;
 const shown = (repo: string) => `${HOST()}/${RUN}/${repo}`;
 const tags = (repo: string) => skopeo.tags(oracle, backing(repo));
@@ -57,13 +48,7 @@ function exists(repo: string, digest: string): boolean {
   }
 }
 
-async function del(repo: string, args: string[]): Promise<BinResult> {
-  const r = await runBin('image-delete', args, {
-    env: { IMAGEWRIGHT_ROOT: root, DEPLOYMENT_NAME: 'demo', ECR_ACCOUNT_ID: ecr.accountId, IMAGE_REPO: `${RUN}/${repo}`, ...ecr.env },
-  });
-  for (const secret of [ecr.env.AWS_SECRET_ACCESS_KEY, registry.password]) expect(r.stdout + r.stderr).not.toContain(secret);
-  return r;
-}
+const del = (repo: string, args: string[]): Promise<BinResult> => runRegistryCommand(fx, 'image-delete', args, { repo: `${RUN}/${repo}` });
 
 describe('image-delete through ECR (stand-in, real AWS SDK)', () => {
   it('a tag of a shared image only untags it (no --force needed); its last tag takes the image', async () => {
@@ -101,7 +86,7 @@ describe('image-delete through ECR (stand-in, real AWS SDK)', () => {
     // A stray: `latest` pushed again over it.
     const stray = skopeo.push(oracle, images[2], `${backing(repo)}:latest`);
     // The stand-in learns digests through ECR calls (as ECR saw the pushes); then the tags move on.
-    expect((await runBin('image-tags', [], { env: { IMAGEWRIGHT_ROOT: root, DEPLOYMENT_NAME: 'demo', ECR_ACCOUNT_ID: ecr.accountId, IMAGE_REPO: `${RUN}/${repo}`, ...ecr.env } })).code).toBe(0);
+    expect((await runRegistryCommand(fx, 'image-tags', [], { repo: `${RUN}/${repo}` })).code).toBe(0);
     const latest = skopeo.push(oracle, images[3], `${backing(repo)}:latest`);
     for (const t of ['tmp-a', 'tmp-b']) skopeo.push(oracle, images[3], `${backing(repo)}:${t}`);
 

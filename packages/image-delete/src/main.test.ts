@@ -1,4 +1,3 @@
-import { rmSync } from 'node:fs';
 import {
   BUSYBOX_IMAGE,
   MEDIA,
@@ -8,19 +7,19 @@ import {
   indexOf,
   labelledImage,
   putManifestHttp,
-  runBin,
+  runRegistryCommand,
   skopeo,
-  startRegistry,
-  tempDeploymentRoot,
+  startRegistryFixture,
   type BinResult,
+  type PlainRegistryFixture,
   type Registry,
 } from '@imagewright/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // The built bin against a real registry (docker-registry, htpasswd, deletes enabled), skopeo as the
 // independent client that pushes the images and checks what is left.
+let fx: PlainRegistryFixture;
 let registry: Registry;
-let root: string;
 let loggedIn: string;
 let other: string;
 const RUN = `t${process.pid}`;
@@ -29,26 +28,14 @@ beforeAll(async () => {
   const engine = await ensureEngine();
   await busyboxImage(engine);
   other = await labelledImage(engine, 'delete');
-  registry = await startRegistry();
-  loggedIn = dockerConfigWith({ [registry.host]: registry });
-  root = tempDeploymentRoot('demo');
+  fx = await startRegistryFixture({ deployment: 'demo' });
+  ({ registry, loggedIn } = fx);
 });
 
-afterAll(async () => {
-  await registry?.stop();
-  if (root) rmSync(root, { recursive: true, force: true });
-});
+afterAll(() => fx?.stop());
 
 /** image-delete in repository `repo`, logged in; the secret is in no output. */
-async function del(repo: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<BinResult> {
-  const result = await runBin('image-delete', args, {
-    env: { IMAGEWRIGHT_ROOT: root, DEPLOYMENT_NAME: 'demo', REGISTRY: registry.host, IMAGE_REPO: `${RUN}/${repo}`, DOCKER_CONFIG: loggedIn, ...env },
-  });
-  const basic = Buffer.from(`${registry.username}:${registry.password}`).toString('base64');
-  expect(result.stdout + result.stderr).not.toContain(registry.password);
-  expect(result.stdout + result.stderr).not.toContain(basic);
-  return result;
-}
+const del = (repo: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<BinResult> => runRegistryCommand(fx, 'image-delete', args, { repo: `${RUN}/${repo}`, env });
 
 const name = (repo: string) => `${registry.host}/${RUN}/${repo}`;
 const tags = (repo: string) => skopeo.tags(loggedIn, name(repo));

@@ -3,24 +3,19 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BUSYBOX_IMAGE, busyboxImage, dockerConfigWith, ensureEngine, runBin, skopeo, startEcr, startRegistry, tempDeploymentRoot, type Ecr, type Registry } from '@imagewright/testing';
+import { BUSYBOX_IMAGE, busyboxImage, ensureEngine, runBin, skopeo, startEcrFixture, startRegistryFixture, type Ecr, type EcrFixture, type PlainRegistryFixture, type Registry } from '@imagewright/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // The built bin against a real registry (docker-registry with htpasswd); skopeo, reading the
 // config.json image-login wrote, is the independent check that the stored credential works.
+let fx: PlainRegistryFixture;
 let registry: Registry;
-let root: string;
 let pushed: string;
 const RUN = `login${process.pid}`;
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const emptyConfig = () => mkdtempSync(join(tmpdir(), 'imagewright-docker-config-'));
-const envFor = (dockerConfig: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
-  IMAGEWRIGHT_ROOT: root,
-  DEPLOYMENT_NAME: 'testdep',
-  REGISTRY: registry.host,
-  DOCKER_CONFIG: dockerConfig,
-  ...extra,
-});
+/** IMAGEWRIGHT_ROOT, DEPLOYMENT_NAME (testdep), REGISTRY; DOCKER_CONFIG `dockerConfig`. */
+const envFor = (dockerConfig: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({ ...fx.env, DOCKER_CONFIG: dockerConfig, ...extra });
 const login = (args: string[], env: NodeJS.ProcessEnv, input?: string) => runBin('image-login', args, { env, input });
 const usage = (r: { code: number; stdout: string; stderr: string }, pattern: RegExp) => {
   expect(r).toMatchObject({ code: 2, stdout: '' });
@@ -40,14 +35,12 @@ async function answering(status: number): Promise<{ host: string; server: Server
 
 beforeAll(async () => {
   await busyboxImage(await ensureEngine());
-  registry = await startRegistry();
-  root = tempDeploymentRoot('testdep');
+  fx = await startRegistryFixture();
+  registry = fx.registry;
   pushed = `${registry.host}/${RUN}/busybox:1`;
-  skopeo.push(dockerConfigWith({ [registry.host]: registry }), BUSYBOX_IMAGE, pushed);
+  skopeo.push(fx.loggedIn, BUSYBOX_IMAGE, pushed);
 });
-afterAll(async () => {
-  await registry?.stop();
-});
+afterAll(() => fx?.stop());
 
 describe('image-login to a registry (REGISTRY)', () => {
   it('checks --username/--password-stdin, stores them in config.json (0600), prints the registry and user; skopeo logs in with it', async () => {
@@ -138,18 +131,16 @@ describe('image-login to a registry (REGISTRY)', () => {
 });
 
 describe('image-login to ECR (the AWS stand-in, the unmodified SDK)', () => {
+  let ecrFx: EcrFixture;
   let ecrRegistry: Registry;
   let ecr: Ecr;
   beforeAll(async () => {
-    ecrRegistry = await startRegistry({ username: 'AWS' });
-    ecr = await startEcr({ registry: ecrRegistry });
-    skopeo.push(dockerConfigWith({ [ecrRegistry.host]: ecrRegistry }), BUSYBOX_IMAGE, `${ecrRegistry.host}/${RUN}/ecr:1`);
+    ecrFx = await startEcrFixture();
+    ({ registry: ecrRegistry, ecr } = ecrFx);
+    skopeo.push(ecrFx.loggedIn, BUSYBOX_IMAGE, `${ecrRegistry.host}/${RUN}/ecr:1`);
   });
-  afterAll(async () => {
-    await ecr?.stop();
-    await ecrRegistry?.stop();
-  });
-  const ecrEnv = (dir: string, extra: NodeJS.ProcessEnv = {}) => ({ ...ecr.env, ...envFor(dir), REGISTRY: '', ECR_ACCOUNT_ID: ecr.accountId, AWS_REGION: ecr.region, ...extra });
+  afterAll(() => ecrFx?.stop());
+  const ecrEnv = (dir: string, extra: NodeJS.ProcessEnv = {}) => ({ ...ecrFx.env, REGISTRY: '', DOCKER_CONFIG: dir, ...extra });
 
   it('stores AWS/<token> for the token host after assuming ADMIN_ARN; prints the assumed identity; skopeo logs in with it', async () => {
     const dir = emptyConfig();

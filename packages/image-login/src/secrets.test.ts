@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Engine } from '@imagewright/docker';
-import { BUSYBOX_IMAGE, busyboxImage, ensureEngine, REPO_ROOT, startEcr, startRegistry, tempDeploymentRoot, type Ecr, type Registry } from '@imagewright/testing';
+import { BUSYBOX_IMAGE, busyboxImage, ensureEngine, REPO_ROOT, startEcrFixture, startRegistryFixture, type EcrFixture, type PlainRegistryFixture } from '@imagewright/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /*
@@ -12,7 +12,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
  * start (credential helpers included), and everything it prints is kept.
  */
 const RUN = `secrets${process.pid}`;
-let root: string;
 let scratch: string;
 let engine: Engine;
 
@@ -55,7 +54,6 @@ function expectClean(run: Traced, secrets: string[], what: string): void {
 beforeAll(async () => {
   engine = await ensureEngine();
   await busyboxImage(engine);
-  root = tempDeploymentRoot('testdep');
   scratch = mkdtempSync(join(tmpdir(), 'imagewright-secrets-'));
 });
 
@@ -66,13 +64,11 @@ afterAll(async () => {
 });
 
 describe('secrets stay out of output and command lines', () => {
-  let registry: Registry;
+  let fx: PlainRegistryFixture;
   beforeAll(async () => {
-    registry = await startRegistry();
+    fx = await startRegistryFixture();
   });
-  afterAll(async () => {
-    await registry?.stop();
-  });
+  afterAll(() => fx?.stop());
 
   it.each([
     ['config.json', false],
@@ -90,8 +86,10 @@ describe('secrets stay out of output and command lines', () => {
       path = `${bin}:${path}`;
     }
     const repo = `${RUN}/${withHelper ? 'helper' : 'file'}`;
-    const env = { IMAGEWRIGHT_ROOT: root, DEPLOYMENT_NAME: 'testdep', REGISTRY: registry.host, IMAGE_REPO: repo, PERSONAL_IMAGE: '1', DOCKER_CONFIG: dockerConfig, PATH: path };
-    const secrets = [registry.password, b64(`${registry.username}:${registry.password}`)];
+    const registry = fx.registry;
+    const env = { ...fx.env, IMAGE_REPO: repo, PERSONAL_IMAGE: '1', DOCKER_CONFIG: dockerConfig, PATH: path };
+    // The password and its basic-auth base64.
+    const secrets = Object.values(fx.secrets);
 
     const runs: [string, Traced][] = [
       ['login', await traced('image-login', ['--username', registry.username, '--password-stdin'], env, `${registry.password}\n`)],
@@ -125,29 +123,17 @@ describe('secrets stay out of output and command lines', () => {
   });
 
   describe('ECR (the AWS stand-in)', () => {
-    let ecrRegistry: Registry;
-    let ecr: Ecr;
+    let ecrFx: EcrFixture;
     beforeAll(async () => {
-      ecrRegistry = await startRegistry({ username: 'AWS' });
-      ecr = await startEcr({ registry: ecrRegistry });
+      ecrFx = await startEcrFixture();
     });
-    afterAll(async () => {
-      await ecr?.stop();
-      await ecrRegistry?.stop();
-    });
+    afterAll(() => ecrFx?.stop());
 
     it('login, push --also-tag, pull, promote, delete: no token or AWS secret key anywhere', async () => {
-      const env = {
-        ...ecr.env,
-        IMAGEWRIGHT_ROOT: root,
-        DEPLOYMENT_NAME: 'testdep',
-        ECR_ACCOUNT_ID: ecr.accountId,
-        AWS_REGION: ecr.region,
-        IMAGE_REPO: `${RUN}/ecr`,
-        ENVIRONMENT: 'dev',
-        DOCKER_CONFIG: mkdtempSync(join(scratch, 'docker-')),
-      };
-      const secrets = [ecrRegistry.password, b64(`AWS:${ecrRegistry.password}`), ecr.env.AWS_SECRET_ACCESS_KEY];
+      // The fixture's DOCKER_CONFIG is empty: the commands log in themselves.
+      const env = { ...ecrFx.env, IMAGE_REPO: `${RUN}/ecr`, ENVIRONMENT: 'dev' };
+      // The token, the token as basic-auth base64, the AWS secret key.
+      const secrets = Object.values(ecrFx.secrets);
       const runs: [string, Traced][] = [
         ['login', await traced('image-login', [], env)],
         ['push', await traced('image-push', ['--also-tag', 'unscanned-latest-dev-abc', BUSYBOX_IMAGE], env)],

@@ -1,30 +1,27 @@
-import { rmSync } from 'node:fs';
 import {
   BUSYBOX_IMAGE,
   MEDIA,
   busyboxImage,
-  dockerConfigWith,
   ensureEngine,
   indexOf,
   labelledImage,
   putManifestHttp,
-  runBin,
+  runRegistryCommand,
   sha256,
   skopeo,
-  startEcr,
-  startRegistry,
-  tempDeploymentRoot,
+  startEcrFixture,
   type BinResult,
   type Ecr,
+  type EcrFixture,
   type Registry,
 } from '@imagewright/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // The built bin through the ECR stand-in with the real AWS SDK (STS AssumeRole for ADMIN_ARN,
 // BatchGetImage, PutImage), backed by a real registry; skopeo reads that registry as the oracle.
+let fx: EcrFixture;
 let registry: Registry;
 let ecr: Ecr;
-let root: string;
 let oracle: string;
 let other: string;
 const RUN = `t${process.pid}`;
@@ -33,28 +30,17 @@ beforeAll(async () => {
   const engine = await ensureEngine();
   await busyboxImage(engine);
   other = await labelledImage(engine, 'promote');
-  registry = await startRegistry({ username: 'AWS' });
-  ecr = await startEcr({ registry });
-  oracle = dockerConfigWith({ [registry.host]: registry });
-  root = tempDeploymentRoot('demo');
+  fx = await startEcrFixture({ deployment: 'demo' });
+  ({ registry, ecr, loggedIn: oracle } = fx);
 });
 
-afterAll(async () => {
-  await ecr?.stop();
-  await registry?.stop();
-  if (root) rmSync(root, { recursive: true, force: true });
-});
+afterAll(() => fx?.stop());
 
 const backing = (repo: string, tag: string) => `${registry.host}/${RUN}/${repo}:${tag}`;
-const shown = (repo: string, tag: string) => `${ecr.accountId}.dkr.ecr.${ecr.region}.amazonaws.com/${RUN}/${repo}:${tag}`;
+const shown = (repo: string, tag: string) => `${fx.ecrHost}/${RUN}/${repo}:${tag}`;
 
-async function promote(repo: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<BinResult> {
-  const r = await runBin('image-promote', args, {
-    env: { IMAGEWRIGHT_ROOT: root, DEPLOYMENT_NAME: 'demo', ECR_ACCOUNT_ID: ecr.accountId, IMAGE_REPO: `${RUN}/${repo}`, DOCKER_HOST: 'unix:///nonexistent.sock', ...ecr.env, ...env },
-  });
-  for (const secret of [ecr.env.AWS_SECRET_ACCESS_KEY, registry.password]) expect(r.stdout + r.stderr).not.toContain(secret);
-  return r;
-}
+const promote = (repo: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<BinResult> =>
+  runRegistryCommand(fx, 'image-promote', args, { repo: `${RUN}/${repo}`, env: { DOCKER_HOST: 'unix:///nonexistent.sock', ...env } });
 
 describe('image-promote through ECR (stand-in, real AWS SDK)', () => {
   it('latest-dev → latest-test as the admin role: BatchGetImage + PutImage, same digest per skopeo; again: nothing put', async () => {
@@ -93,7 +79,7 @@ describe('image-promote through ECR (stand-in, real AWS SDK)', () => {
     const before = skopeo.raw(oracle, backing(repo, 'rc'));
     const r = await promote(repo, ['rc', 'stable', '--json']);
     expect(r).toMatchObject({ code: 0, stderr: '' });
-    expect(JSON.parse(r.stdout)).toMatchObject({ registry: `${ecr.accountId}.dkr.ecr.${ecr.region}.amazonaws.com`, digest: sha256(before), mediaType: kind, previous: null });
+    expect(JSON.parse(r.stdout)).toMatchObject({ registry: fx.ecrHost, digest: sha256(before), mediaType: kind, previous: null });
     expect(skopeo.raw(oracle, backing(repo, 'stable')).equals(before)).toBe(true);
   });
 
@@ -101,7 +87,7 @@ describe('image-promote through ECR (stand-in, real AWS SDK)', () => {
     skopeo.push(oracle, BUSYBOX_IMAGE, backing('missing', 'x'));
     const first = ecr.calls.length;
     const r = await promote('missing', ['latest-dev', 'latest-test']);
-    expect(r).toMatchObject({ code: 1, stdout: '', stderr: `image-promote: ECR ${ecr.accountId}.dkr.ecr.${ecr.region}.amazonaws.com: ${RUN}/missing: tag latest-dev not found: nothing promoted\n` });
+    expect(r).toMatchObject({ code: 1, stdout: '', stderr: `image-promote: ECR ${fx.ecrHost}: ${RUN}/missing: tag latest-dev not found: nothing promoted\n` });
     expect(ecr.calls.slice(first).filter((c) => c.operation === 'PutImage')).toEqual([]);
     expect(skopeo.tags(oracle, `${registry.host}/${RUN}/missing`)).toEqual(['x']);
   });

@@ -1,4 +1,3 @@
-import { rmSync } from 'node:fs';
 import {
   BUSYBOX_IMAGE,
   MEDIA,
@@ -8,20 +7,20 @@ import {
   indexOf,
   labelledImage,
   putManifestHttp,
-  runBin,
+  runRegistryCommand,
   sha256,
   skopeo,
-  startRegistry,
-  tempDeploymentRoot,
+  startRegistryFixture,
   type BinResult,
+  type PlainRegistryFixture,
   type Registry,
 } from '@imagewright/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // The built bin against a real registry (docker-registry, htpasswd), skopeo as the independent
 // client that pushes the images and checks every result.
+let fx: PlainRegistryFixture;
 let registry: Registry;
-let root: string;
 let loggedIn: string;
 let other: string;
 const RUN = `t${process.pid}`;
@@ -30,27 +29,16 @@ beforeAll(async () => {
   const engine = await ensureEngine();
   await busyboxImage(engine);
   other = await labelledImage(engine, 'promote');
-  registry = await startRegistry();
-  loggedIn = dockerConfigWith({ [registry.host]: registry });
-  root = tempDeploymentRoot('demo');
+  fx = await startRegistryFixture({ deployment: 'demo' });
+  ({ registry, loggedIn } = fx);
 });
 
-afterAll(async () => {
-  await registry?.stop();
-  if (root) rmSync(root, { recursive: true, force: true });
-});
+afterAll(() => fx?.stop());
 
 /** image-promote in repository `repo`, logged in; the secret is in no output. */
-async function promote(repo: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<BinResult> {
-  const result = await runBin('image-promote', args, {
-    // No Engine: promotion happens in the registry, never through a pull.
-    env: { IMAGEWRIGHT_ROOT: root, DEPLOYMENT_NAME: 'demo', REGISTRY: registry.host, IMAGE_REPO: `${RUN}/${repo}`, DOCKER_CONFIG: loggedIn, DOCKER_HOST: 'unix:///nonexistent.sock', ...env },
-  });
-  const basic = Buffer.from(`${registry.username}:${registry.password}`).toString('base64');
-  expect(result.stdout + result.stderr).not.toContain(registry.password);
-  expect(result.stdout + result.stderr).not.toContain(basic);
-  return result;
-}
+const promote = (repo: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<BinResult> =>
+  // No Engine: promotion happens in the registry, never through a pull.
+  runRegistryCommand(fx, 'image-promote', args, { repo: `${RUN}/${repo}`, env: { DOCKER_HOST: 'unix:///nonexistent.sock', ...env } });
 
 const ref = (repo: string, tag: string) => `${registry.host}/${RUN}/${repo}:${tag}`;
 

@@ -9,11 +9,12 @@ import {
   labelledImage,
   runBin,
   skopeo,
-  startEcr,
+  startEcrFixture,
   startFaultyProxy,
-  startRegistry,
-  tempDeploymentRoot,
+  startRegistryFixture,
   type Ecr,
+  type EcrFixture,
+  type PlainRegistryFixture,
   type Registry,
 } from '@imagewright/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,8 +22,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // The built bin against the real Engine and a real registry; images are put there by skopeo
 // (independent of our push), and the Engine's own view (image IDs, tags) checks what was pulled.
 let engine: Engine;
+let fx: PlainRegistryFixture;
 let registry: Registry;
-let root: string;
 let loggedIn: string;
 const RUN = `pull${process.pid}`;
 /** Two images with different IDs, each only under its own local tag (so it can be removed whole). */
@@ -32,7 +33,7 @@ const repos: string[] = [];
 
 const envFor = (host: string, repo: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => {
   repos.push(`${host}/${repo}`);
-  return { IMAGEWRIGHT_ROOT: root, DEPLOYMENT_NAME: 'testdep', PERSONAL_IMAGE: '1', REGISTRY: host, IMAGE_REPO: repo, DOCKER_CONFIG: loggedIn, ...extra };
+  return { ...fx.env, PERSONAL_IMAGE: '1', REGISTRY: host, IMAGE_REPO: repo, ...extra };
 };
 const pull = (args: string[], env: NodeJS.ProcessEnv) => runBin('image-pull', args, { env });
 const lastLine = (text: string) => text.trimEnd().split('\n').pop();
@@ -45,16 +46,15 @@ async function uniqueImage(label: string): Promise<{ tag: string; id: string }> 
 beforeAll(async () => {
   engine = await ensureEngine();
   await busyboxImage(engine);
-  registry = await startRegistry();
-  root = tempDeploymentRoot('testdep');
-  loggedIn = dockerConfigWith({ [registry.host]: registry });
+  fx = await startRegistryFixture();
+  ({ registry, loggedIn } = fx);
   imageA = await uniqueImage('a');
   imageB = await uniqueImage('b');
   skopeo.push(loggedIn, imageA.tag, `${registry.host}/${RUN}/app:latest`);
 });
 
 afterAll(async () => {
-  await registry?.stop();
+  await fx?.stop();
   const tags = (await engine.listImages()).flatMap((i) => i.RepoTags ?? []);
   const ours = tags.filter((t) => repos.some((r) => t.startsWith(`${r}:`)) || t === imageA?.tag || t === imageB?.tag);
   for (const tag of ours) await engine.getImage(tag).remove({ force: true }).catch(() => undefined);
@@ -156,31 +156,21 @@ describe('image-pull', () => {
 });
 
 describe('image-pull from ECR (the AWS stand-in, the unmodified SDK)', () => {
+  let ecrFx: EcrFixture;
   let ecrRegistry: Registry;
   let ecr: Ecr;
   beforeAll(async () => {
-    ecrRegistry = await startRegistry({ username: 'AWS' });
-    ecr = await startEcr({ registry: ecrRegistry });
+    ecrFx = await startEcrFixture();
+    ({ registry: ecrRegistry, ecr } = ecrFx);
   });
-  afterAll(async () => {
-    await ecr?.stop();
-    await ecrRegistry?.stop();
-  });
+  afterAll(() => ecrFx?.stop());
 
   it('pulls the approved tag (<tag>-<env>) with a fresh token, nothing stored beforehand', async () => {
     const repo = `${ecrRegistry.host}/${RUN}/ecr`;
     repos.push(repo);
-    skopeo.push(dockerConfigWith({ [ecrRegistry.host]: ecrRegistry }), imageB.tag, `${repo}:latest-dev`);
-    const env = {
-      ...ecr.env,
-      IMAGEWRIGHT_ROOT: root,
-      DEPLOYMENT_NAME: 'testdep',
-      ECR_ACCOUNT_ID: ecr.accountId,
-      AWS_REGION: ecr.region,
-      IMAGE_REPO: `${RUN}/ecr`,
-      ENVIRONMENT: 'dev',
-      DOCKER_CONFIG: mkdtempSync(join(tmpdir(), 'imagewright-empty-')),
-    };
+    skopeo.push(ecrFx.loggedIn, imageB.tag, `${repo}:latest-dev`);
+    // The fixture's DOCKER_CONFIG is empty: nothing stored beforehand.
+    const env = { ...ecrFx.env, IMAGE_REPO: `${RUN}/ecr`, ENVIRONMENT: 'dev' };
     const r = await pull([], env);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe(`${repo}:latest-dev ${imageB.id}\n`);

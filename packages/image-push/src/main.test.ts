@@ -12,12 +12,14 @@ import {
   REPO_ROOT,
   runBin,
   skopeo,
-  startEcr,
+  startEcrFixture,
   startFaultyProxy,
   startRegistry,
-  tempDeploymentRoot,
+  startRegistryFixture,
   type Ecr,
+  type EcrFixture,
   type Fault,
+  type PlainRegistryFixture,
   type Registry,
 } from '@imagewright/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,8 +27,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // The built bin against the real Engine, a real registry (docker-registry, htpasswd) and skopeo as the
 // independent client that checks what landed.
 let engine: Engine;
+let fx: PlainRegistryFixture;
 let registry: Registry;
-let root: string;
 /** A DOCKER_CONFIG holding the registry's credentials, as `docker login` (or image-login) leaves it. */
 let loggedIn: string;
 const RUN = `push${process.pid}`;
@@ -35,13 +37,11 @@ const madeTags: string[] = [];
 
 /** Config for a push of `repo` (IMAGE_TAG `tag`) to `host`, image IDs un-prefixed as image-configure writes them. */
 const envFor = (host: string, repo: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
-  IMAGEWRIGHT_ROOT: root,
-  DEPLOYMENT_NAME: 'testdep',
+  ...fx.env,
   PERSONAL_IMAGE: '1',
   REGISTRY: host,
   IMAGE_REPO: repo,
   IMAGE_TAG: 'latest',
-  DOCKER_CONFIG: loggedIn,
   ...extra,
 });
 const push = (args: string[], env: NodeJS.ProcessEnv, options: { signalWhen?: { text: string; signal: NodeJS.Signals } } = {}) => {
@@ -65,13 +65,12 @@ async function layeredImage(): Promise<string> {
 beforeAll(async () => {
   engine = await ensureEngine();
   await busyboxImage(engine);
-  registry = await startRegistry();
-  root = tempDeploymentRoot('testdep');
-  loggedIn = dockerConfigWith({ [registry.host]: registry });
+  fx = await startRegistryFixture();
+  ({ registry, loggedIn } = fx);
 });
 
 afterAll(async () => {
-  await registry?.stop();
+  await fx?.stop();
   // Only the registry references this file's pushes tagged locally, and the layered image.
   const images = await engine.listImages();
   const ours = images.flatMap((i) => i.RepoTags ?? []).filter((t) => madeTags.some((r) => t.startsWith(`${r}:`)) || t === BIG);
@@ -270,28 +269,17 @@ describe('image-push', () => {
 });
 
 describe('image-push to ECR (the AWS stand-in, the unmodified SDK)', () => {
+  let ecrFx: EcrFixture;
   let ecrRegistry: Registry;
   let ecr: Ecr;
   let env: NodeJS.ProcessEnv;
   beforeAll(async () => {
-    ecrRegistry = await startRegistry({ username: 'AWS' });
-    ecr = await startEcr({ registry: ecrRegistry });
-    env = {
-      ...ecr.env,
-      IMAGEWRIGHT_ROOT: root,
-      DEPLOYMENT_NAME: 'testdep',
-      ECR_ACCOUNT_ID: ecr.accountId,
-      AWS_REGION: ecr.region,
-      IMAGE_REPO: `${RUN}/ecr`,
-      ENVIRONMENT: 'dev',
-      // No stored credentials: the push must log in itself.
-      DOCKER_CONFIG: mkdtempSync(join(tmpdir(), 'imagewright-empty-')),
-    };
+    ecrFx = await startEcrFixture();
+    ({ registry: ecrRegistry, ecr } = ecrFx);
+    // The fixture's DOCKER_CONFIG is empty, no stored credentials: the push must log in itself.
+    env = { ...ecrFx.env, IMAGE_REPO: `${RUN}/ecr`, ENVIRONMENT: 'dev' };
   });
-  afterAll(async () => {
-    await ecr?.stop();
-    await ecrRegistry?.stop();
-  });
+  afterAll(() => ecrFx?.stop());
 
   it('quarantined by default: pushes unscanned-latest-dev with a fresh token; --also-tag through PutImage', async () => {
     madeTags.push(`${ecrRegistry.host}/${RUN}/ecr`);
@@ -300,7 +288,7 @@ describe('image-push to ECR (the AWS stand-in, the unmodified SDK)', () => {
     const repo = `${ecrRegistry.host}/${RUN}/ecr`;
     const digest = r.stdout.split('\n')[0].split(' ')[1];
     expect(r.stdout).toBe(`${repo}:unscanned-latest-dev ${digest}\n${repo}:unscanned-latest-dev-abc1234 ${digest}\n`);
-    const oracle = dockerConfigWith({ [ecrRegistry.host]: ecrRegistry });
+    const oracle = ecrFx.loggedIn;
     expect(skopeo.tags(oracle, repo)).toEqual(['unscanned-latest-dev', 'unscanned-latest-dev-abc1234']);
     expect(skopeo.digest(oracle, `${repo}:unscanned-latest-dev-abc1234`)).toBe(digest);
     const ops = ecr.calls.map((c) => c.operation);

@@ -1,26 +1,23 @@
-import { rmSync } from 'node:fs';
 import {
   BUSYBOX_IMAGE,
   busyboxImage,
-  dockerConfigWith,
   ensureEngine,
   labelledImage,
   putManifestHttp,
-  runBin,
+  runRegistryCommand,
   skopeo,
-  startEcr,
-  startRegistry,
-  tempDeploymentRoot,
+  startEcrFixture,
   type Ecr,
+  type EcrFixture,
   type Registry,
 } from '@imagewright/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // The built bin through the ECR stand-in with the real AWS SDK (ListImages, nextToken), backed by a
 // real registry; skopeo reads the registry behind it as the oracle.
+let fx: EcrFixture;
 let registry: Registry;
 let ecr: Ecr;
-let root: string;
 let oracle: string;
 const REPO = `t${process.pid}/ecr`;
 // ECR pages at up to 1000 images: one more forces a second page.
@@ -30,10 +27,8 @@ beforeAll(async () => {
   const engine = await ensureEngine();
   await busyboxImage(engine);
   const other = await labelledImage(engine, 'tags');
-  registry = await startRegistry({ username: 'AWS' });
-  ecr = await startEcr({ registry });
-  oracle = dockerConfigWith({ [registry.host]: registry });
-  root = tempDeploymentRoot('demo');
+  fx = await startEcrFixture({ deployment: 'demo' });
+  ({ registry, ecr, loggedIn: oracle } = fx);
   skopeo.push(oracle, BUSYBOX_IMAGE, `${registry.host}/${REPO}:t0000`);
   skopeo.push(oracle, other, `${registry.host}/${REPO}:other`);
   // The same manifest under many more tags, straight through the distribution API.
@@ -45,18 +40,13 @@ beforeAll(async () => {
   }
 });
 
-afterAll(async () => {
-  await ecr?.stop();
-  await registry?.stop();
-  if (root) rmSync(root, { recursive: true, force: true });
-});
+afterAll(() => fx?.stop());
 
 describe('image-tags through ECR (stand-in, real AWS SDK)', () => {
   it('lists every tag through all ListImages pages, as skopeo sees them; no secret and no SDK warning in the output', async () => {
     const first = ecr.calls.length;
-    const r = await runBin('image-tags', ['--json'], {
-      env: { IMAGEWRIGHT_ROOT: root, DEPLOYMENT_NAME: 'demo', ECR_ACCOUNT_ID: ecr.accountId, IMAGE_REPO: REPO, ...ecr.env },
-    });
+    // runRegistryCommand fails the test when a secret is in the output.
+    const r = await runRegistryCommand(fx, 'image-tags', ['--json'], { repo: REPO });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const listed = JSON.parse(r.stdout) as { tag: string; digest: string }[];
@@ -67,11 +57,10 @@ describe('image-tags through ECR (stand-in, real AWS SDK)', () => {
     expect(new Set(listed.filter((t) => t.tag !== 'other').map((t) => t.digest))).toEqual(new Set([skopeo.digest(oracle, `${registry.host}/${REPO}:t0000`)]));
     // Two pages: the second asked with the first's nextToken.
     expect(ecr.calls.slice(first).filter((c) => c.operation === 'ListImages')).toHaveLength(2);
-    for (const secret of [ecr.env.AWS_SECRET_ACCESS_KEY, registry.password]) expect(r.stdout + r.stderr).not.toContain(secret);
   });
 
   it('a missing repository is one line naming ECR, the repository and the error, exit 1', async () => {
-    const r = await runBin('image-tags', ['nosuch'], { env: { IMAGEWRIGHT_ROOT: root, DEPLOYMENT_NAME: 'demo', ECR_ACCOUNT_ID: ecr.accountId, ...ecr.env } });
+    const r = await runRegistryCommand(fx, 'image-tags', ['nosuch']);
     expect(r).toMatchObject({ code: 1, stdout: '' });
     expect(r.stderr).toMatch(/^image-tags: ECR \d{12}\.dkr\.ecr\.us-east-1\.amazonaws\.com: nosuch: ListImages: RepositoryNotFoundException[^\n]*\n$/);
   });

@@ -1,5 +1,4 @@
 import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   BUSYBOX_IMAGE,
@@ -11,22 +10,22 @@ import {
   indexOf,
   labelledImage,
   putManifestHttp,
-  runBin,
+  runRegistryCommand,
   skopeo,
   startPagingProxy,
-  startRegistry,
-  tempDeploymentRoot,
+  startRegistryFixture,
   type BinResult,
   type PagingProxy,
+  type PlainRegistryFixture,
   type Registry,
 } from '@imagewright/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // The built bin against a real registry (docker-registry, htpasswd) behind a proxy that pages its tag
 // lists two at a time (Debian's registry 2.8 does not page), skopeo as the independent client.
+let fx: PlainRegistryFixture<PagingProxy>;
 let registry: Registry;
 let proxy: PagingProxy;
-let root: string;
 let loggedIn: string;
 let env: NodeJS.ProcessEnv;
 const RUN = `t${process.pid}`;
@@ -38,11 +37,9 @@ beforeAll(async () => {
   const engine = await ensureEngine();
   await busyboxImage(engine);
   const other = await labelledImage(engine, 'tags');
-  registry = await startRegistry();
-  proxy = await startPagingProxy(registry.host, 2);
-  loggedIn = dockerConfigWith({ [proxy.host]: registry });
-  root = tempDeploymentRoot('demo');
-  env = { IMAGEWRIGHT_ROOT: root, DEPLOYMENT_NAME: 'demo', REGISTRY: proxy.host, IMAGE_REPO: REPO, DOCKER_CONFIG: loggedIn };
+  fx = await startRegistryFixture({ deployment: 'demo', front: (r) => startPagingProxy(r.host, 2) });
+  ({ registry, front: proxy, loggedIn } = fx);
+  env = { ...fx.env, IMAGE_REPO: REPO };
   // Seven tags over four manifests (one of them an OCI index): four pages of two.
   const at = (tag: string) => `${proxy.host}/${REPO}:${tag}`;
   for (const tag of ['latest', 'v1', 'v1-abc1234']) expected.set(tag, skopeo.push(loggedIn, BUSYBOX_IMAGE, at(tag)));
@@ -54,18 +51,9 @@ beforeAll(async () => {
   expect(skopeo.tags(loggedIn, `${proxy.host}/${REPO}`)).toEqual([...expected.keys()].sort());
 });
 
-afterAll(async () => {
-  await proxy?.stop();
-  await registry?.stop();
-  if (root) rmSync(root, { recursive: true, force: true });
-});
+afterAll(() => fx?.stop());
 
-async function tags(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<BinResult> {
-  const result = await runBin('image-tags', args, { env: { ...env, ...extra } });
-  expect(result.stdout + result.stderr).not.toContain(registry.password);
-  expect(result.stdout + result.stderr).not.toContain(Buffer.from(`${registry.username}:${registry.password}`).toString('base64'));
-  return result;
-}
+const tags = (args: string[], extra: NodeJS.ProcessEnv = {}): Promise<BinResult> => runRegistryCommand(fx, 'image-tags', args, { repo: REPO, env: extra });
 
 const sorted = () => [...expected].sort(([a], [b]) => (a < b ? -1 : 1));
 

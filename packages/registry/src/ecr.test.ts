@@ -13,6 +13,7 @@ import {
   indexOf,
   labelledImage,
   MEDIA,
+  overrideProcessEnv,
   sha256,
   skopeo,
   startEcr,
@@ -54,7 +55,7 @@ describe('EcrRegistry against the ECR stand-in (startEcr) over a real registry, 
   let cfg: string;
   let other: string;
   let home: string;
-  const saved: Record<string, string | undefined> = {};
+  let restoreEnv: (() => void) | undefined;
 
   /** An EcrRegistry that can only reach the stand-in: its env is the stand-in's alone. */
   const open = (options: Partial<EcrRegistryOptions> = {}) => {
@@ -82,19 +83,13 @@ describe('EcrRegistry against the ECR stand-in (startEcr) over a real registry, 
     registry = await startRegistry({ username: 'AWS', password: `Secret_${randomBytes(12).toString('hex')}` });
     ecr = await startEcr({ registry, repositories: ['demo-user-image'] });
     // The SDK in this process reads the stand-in's empty AWS files, not the real ~/.aws.
-    for (const name of ['AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE', 'AWS_EC2_METADATA_DISABLED']) {
-      saved[name] = process.env[name];
-      process.env[name] = ecr.env[name];
-    }
+    restoreEnv = overrideProcessEnv(ecr.env, ['AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE', 'AWS_EC2_METADATA_DISABLED']);
     cfg = dockerConfigWith({ [registry.host]: { username: 'AWS', password: registry.password } });
     home = mkdtempSync(join(tmpdir(), 'imagewright-ecr-home-'));
   });
 
   afterAll(async () => {
-    for (const [name, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
+    restoreEnv?.();
     await ecr?.stop();
     await registry?.stop();
     for (const dir of [cfg, home]) if (dir) rmSync(dir, { recursive: true, force: true });

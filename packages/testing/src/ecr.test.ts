@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUSYBOX_IMAGE, busyboxImage } from './busybox';
 import { startEcr, type Ecr } from './ecr';
 import { ensureEngine } from './engine';
+import { overrideProcessEnv } from './process-env';
 import { startRegistry, type Registry } from './registry';
 import { dockerConfigWith, indexOf, labelledImage, MEDIA, putManifestHttp, sha256, skopeo } from './registry-images';
 
@@ -60,7 +61,7 @@ describe('startEcr (ECR and STS stand-in, the unmodified AWS SDK against a real 
   let cfg: string; // DOCKER_CONFIG for skopeo, the oracle
   let busybox: string; // digest of the busybox image as Docker v2 (same bytes in every repository)
   let other: string; // a second, different image
-  const saved: Record<string, string | undefined> = {};
+  let restoreEnv: (() => void) | undefined;
 
   beforeAll(async () => {
     const engine = await ensureEngine();
@@ -69,20 +70,14 @@ describe('startEcr (ECR and STS stand-in, the unmodified AWS SDK against a real 
     registry = await startRegistry({ username: 'AWS' });
     ecr = await startEcr({ registry, repositories: ['empty', 'made'] });
     // In this process too the SDK reads the stand-in's empty config files, never the real ~/.aws.
-    for (const name of ['AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE', 'AWS_EC2_METADATA_DISABLED', 'AWS_ENDPOINT_URL_ECR', 'AWS_ENDPOINT_URL_STS', 'AWS_ENDPOINT_URL']) {
-      saved[name] = process.env[name];
-      process.env[name] = ecr.env[name];
-    }
+    restoreEnv = overrideProcessEnv(ecr.env, ['AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE', 'AWS_EC2_METADATA_DISABLED', 'AWS_ENDPOINT_URL_ECR', 'AWS_ENDPOINT_URL_STS', 'AWS_ENDPOINT_URL']);
     sdk = clients(ecr);
     cfg = dockerConfigWith({ [registry.host]: { username: 'AWS', password: registry.password } });
     busybox = skopeo.push(cfg, BUSYBOX_IMAGE, `${registry.host}/base:one`);
   });
 
   afterAll(async () => {
-    for (const [name, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
+    restoreEnv?.();
     await ecr?.stop();
     await registry?.stop();
     if (cfg) rmSync(cfg, { recursive: true, force: true });

@@ -9,3 +9,5 @@ export * from './docker-cli';
 export * from './registry-images';
 export * from './ecr';
 export * from './faulty-proxy';
+export * from './registry-fixture';
+export * from './process-env';
