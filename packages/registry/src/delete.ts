@@ -1,7 +1,8 @@
 import { failure, usageError } from '@imagewright/core';
 import { notFoundStatus } from './promote';
 import type { Registry } from './registry';
-import { isDigest, isTag, mapLimit, repositoryTags, where } from './tags';
+import { mapLimit } from './limit';
+import { isDigest, isTag, repositoryTags, where } from './tags';
 
 /** A manifest that goes, with every tag that goes with it. */
 export interface DeletedManifest {

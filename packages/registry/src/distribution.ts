@@ -4,6 +4,7 @@ import { failure, ImagewrightError, usageError } from '@imagewright/core';
 import { MANIFEST_ACCEPT } from './distribution-api';
 import { chooseChallenge, isLoopback, parseChallenges, schemeFor, splitHostPort, type Challenge } from './distribution-auth';
 import { describeError, discard, isTransientError, isTransientStatus, readBody, send } from './http-send';
+import { mapLimit } from './limit';
 import type { Credentials, ManifestDoc, Registry, TagDigest } from './registry';
 
 /**
@@ -259,7 +260,7 @@ export class DistributionRegistry implements Registry {
       url = nextLink(header(answer.headers, 'link'));
     }
     const unique = [...new Set(tags)];
-    const digests = await this.mapLimited(unique, (tag) => this.headManifest(repository, tag));
+    const digests = await mapLimit(unique, this.concurrency, (tag) => this.headManifest(repository, tag));
     // A tag deleted between the list and its HEAD is gone: not listed.
     return unique.flatMap((tag, i) => (digests[i] ? [{ tag, digest: digests[i]!.digest }] : []));
   }
@@ -417,19 +418,6 @@ export class DistributionRegistry implements Registry {
       /* not JSON: keep what was reported */
     }
     return reported || 'application/octet-stream';
-  }
-
-  private async mapLimited<T, R>(items: T[], fn: (item: T) => Promise<R>): Promise<R[]> {
-    const results = new Array<R>(items.length);
-    let next = 0;
-    const worker = async () => {
-      while (next < items.length) {
-        const i = next++;
-        results[i] = await fn(items[i]);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.concurrency, items.length) }, worker));
-    return results;
   }
 
   private credentials(): Credentials | undefined {
