@@ -42,7 +42,8 @@ export function configureSetupEnv(options: ConfigureOptions): { path: string; co
   const root = findRoot(env, cwd);
   new DeploymentTree(root).deployment(options.deployment);
   deriveConfig(Object.fromEntries(Object.entries(inputs).filter(([, v]) => v !== undefined)), root);
-  const content = setInputs(readFileSync(options.template ?? SETUP_ENV_TEMPLATE, 'utf8'), inputs);
+  // The checkout goes in too: the file may be written (and sourced) outside it.
+  const content = setInputs(readFileSync(options.template ?? SETUP_ENV_TEMPLATE, 'utf8'), inputs).replace(/^_iw_checkout=.*$/m, () => `_iw_checkout=${shellValue(root)}`);
   const path = resolve(cwd, options.output);
   let backup: string | undefined;
   if (existsSync(path) && readFileSync(path, 'utf8') !== content) {

@@ -78,6 +78,18 @@ describe.each(['bash', 'zsh'])('source setup-env in %s', (sh) => {
   });
 });
 
+describe.each(['bash', 'zsh'])('a setup-env image-configure wrote outside the checkout (%s)', (sh) => {
+  it('is sourced from anywhere: image-configure records the checkout in it', () => {
+    const file = join(outside, `configured-${sh}`);
+    const made = spawnSync(join(REPO_ROOT, 'bin', 'image-configure'), ['demo', '--image-tag', 'elsewhere', '-o', file], { cwd: REPO_ROOT, encoding: 'utf8', env: { PATH: process.env.PATH } });
+    expect(made.status).toBe(0);
+    const r = shell(sh, `source ${file}; echo "status=$?"; ${show}`, tmpdir());
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/^status=0$/m);
+    expect(values(r.stdout)).toMatchObject({ IMAGEWRIGHT_ROOT: REPO_ROOT, IMAGE_ID: 'demo-user-image:elsewhere' });
+  });
+});
+
 describe('source setup-env in other shells', () => {
   for (const sh of ['dash', 'sh']) {
     it(`${sh}: one line naming the shells supported, non-zero`, () => {
