@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { EXIT, ImagewrightError, usageError } from './errors';
-import { loadConfig, type Loaded } from './load';
+import type { Loaded } from './load';
 import { createOutput, type Output } from './output';
 
 export interface OptionSpec {
@@ -241,7 +241,8 @@ export async function runCommand(spec: CommandSpec, argv: string[], io: RunIO = 
     }
     const out = io.out ?? createOutput({ json: Boolean(values.json), env });
     let loaded: Loaded | undefined;
-    const load = () => (loaded ??= loadConfig({ setupEnv: values['setup-env'] as string | undefined, env }));
+    // Loaded on first use: --help and usage errors never read config.
+    const load = () => (loaded ??= (require('./load') as typeof import('./load')).loadConfig({ setupEnv: values['setup-env'] as string | undefined, env }));
     if (spec.config === true) load();
     const max = spec.positionals?.max ?? 0;
     const ctx: CommandContext = {

@@ -1,5 +1,5 @@
 #!/usr/bin/env -S node --
-import { command, renderFormat } from '@imagewright/core';
+import { command } from '@imagewright/core/bin';
 
 command({
   name: 'docker-history',
@@ -28,6 +28,7 @@ command({
   async run(ctx) {
     const { values, out, env } = ctx;
     const format = values.format as string | undefined;
+    const { renderFormat } = require('@imagewright/core') as typeof import('@imagewright/core');
     // A bad template is a usage error before the engine is asked anything.
     if (format) renderFormat(format, []);
     // Config only when no IMAGE is named: `docker-history alpine` works outside a checkout.

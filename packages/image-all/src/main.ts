@@ -1,5 +1,5 @@
 #!/usr/bin/env -S node --
-import { command, formatElapsed, usageError } from '@imagewright/core';
+import { command, formatElapsed, usageError } from '@imagewright/core/bin';
 
 /** The pipeline, in order: each step is its own command, run as users would chain them with &&. */
 const STEPS = [

@@ -1,5 +1,5 @@
 #!/usr/bin/env -S node --
-import { command, shownPath, usageError } from '@imagewright/core';
+import { command, shownPath, usageError } from '@imagewright/core/bin';
 
 command({
   name: 'image-chill',

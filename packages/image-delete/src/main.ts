@@ -1,5 +1,5 @@
 #!/usr/bin/env -S node --
-import { command, usageError } from '@imagewright/core';
+import { command, usageError } from '@imagewright/core/bin';
 
 command({
   name: 'image-delete',

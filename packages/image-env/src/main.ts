@@ -1,5 +1,5 @@
 #!/usr/bin/env -S node --
-import { command, DERIVED_NAMES, INPUTS, INPUT_NAMES, toExports } from '@imagewright/core';
+import { command, DERIVED_NAMES, INPUTS, INPUT_NAMES, toExports } from '@imagewright/core/bin';
 
 command({
   name: 'image-env',

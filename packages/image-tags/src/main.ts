@@ -1,5 +1,5 @@
 #!/usr/bin/env -S node --
-import { command } from '@imagewright/core';
+import { command } from '@imagewright/core/bin';
 
 command({
   name: 'image-tags',

@@ -1,5 +1,5 @@
 #!/usr/bin/env -S node --
-import { command, formatElapsed, usageError } from '@imagewright/core';
+import { command, formatElapsed, usageError } from '@imagewright/core/bin';
 
 command({
   name: 'image-test',

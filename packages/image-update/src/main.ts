@@ -1,5 +1,5 @@
 #!/usr/bin/env -S node --
-import { command, shownPath } from '@imagewright/core';
+import { command, shownPath } from '@imagewright/core/bin';
 
 command({
   name: 'image-update',
