@@ -179,7 +179,7 @@ function parse(spec: CommandSpec, argv: string[]) {
   }
   const values = parsed.values as CommandContext['values'];
   const positionals = spec.passThrough ? rest : parsed.positionals;
-  if (values.help || values.version) return { values, positionals, runArgs };
+  if (values.help || values.version) return { values, positionals, runArgs, image: undefined };
   if (values.json && !spec.json) throw usageError('--json goes with --version here: this command prints no data');
   for (const group of spec.conflicts ?? []) {
     const given = group.filter((name) => values[name] !== undefined && values[name] !== false);
@@ -195,7 +195,9 @@ function parse(spec: CommandSpec, argv: string[]) {
   if (values.image === '' || (imageArg && positionals[max] === '')) {
     throw usageError(`${values.image === '' ? '--image' : 'IMAGE'} is empty: allowed an image reference (name[:tag], name@digest) or ID`);
   }
-  return { values, positionals, runArgs };
+  // The IMAGE argument is the image's, not one of the command's own positionals.
+  const image = (values.image as string | undefined) ?? (imageArg ? positionals[max] : undefined);
+  return { values, positionals: imageArg ? positionals.slice(0, max) : positionals, runArgs, image };
 }
 
 export interface RunIO {
@@ -229,7 +231,7 @@ export async function runCommand(spec: CommandSpec, argv: string[], io: RunIO = 
   const env = io.env ?? process.env;
   const errOut = io.out?.stderr ?? process.stderr;
   try {
-    const { values, positionals, runArgs } = parse(spec, argv);
+    const { values, positionals, runArgs, image } = parse(spec, argv);
     const stdout = io.out?.stdout ?? process.stdout;
     if (values.help) {
       stdout.write(helpText(spec));
@@ -244,11 +246,9 @@ export async function runCommand(spec: CommandSpec, argv: string[], io: RunIO = 
     // Loaded on first use: --help and usage errors never read config.
     const load = () => (loaded ??= (require('./load') as typeof import('./load')).loadConfig({ setupEnv: values['setup-env'] as string | undefined, env }));
     if (spec.config === true) load();
-    const max = spec.positionals?.max ?? 0;
     const ctx: CommandContext = {
       values,
-      // The IMAGE argument is ctx.image's, not the command's.
-      positionals: spec.image === 'positional' ? positionals.slice(0, max) : positionals,
+      positionals,
       runArgs,
       out,
       env,
@@ -256,8 +256,7 @@ export async function runCommand(spec: CommandSpec, argv: string[], io: RunIO = 
         return load();
       },
       get image() {
-        const named = (values.image as string | undefined) ?? (spec.image === 'positional' ? positionals[max] : undefined);
-        return named ?? load().config.IMAGE_ID;
+        return image ?? load().config.IMAGE_ID;
       },
     };
     const code = await spec.run(ctx);

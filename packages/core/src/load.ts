@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { type Config, deriveConfig, findRoot, INPUTS, INPUT_NAMES } from './config';
 import { DeploymentTree } from './deployment';
@@ -21,8 +21,9 @@ export function readEnvFile(file: string, env: NodeJS.ProcessEnv = process.env, 
   // Loaded here, not at the top: every bin's --help loads this module.
   const { execFileSync } = require('node:child_process') as typeof import('node:child_process');
   const path = resolve(file);
-  if (!existsSync(path)) throw usageError(`${label}: no such file (allowed: a setup-env file)`);
-  if (!statSync(path).isFile()) throw usageError(`${label}: not a file (allowed: a setup-env file)`);
+  const stat = statSync(path, { throwIfNoEntry: false });
+  if (!stat) throw usageError(`${label}: no such file (allowed: a setup-env file)`);
+  if (!stat.isFile()) throw usageError(`${label}: not a file (allowed: a setup-env file)`);
   try {
     accessSync(path, constants.R_OK);
   } catch (error) {

@@ -3,12 +3,12 @@ import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { humanSize } from '@imagewright/core';
 import { followProgress, type Engine, type HistoryJson } from '@imagewright/docker';
-import { BUSYBOX_IMAGE, busyboxImage, DOCKER_CLI, ensureEngine, envFor, runBin, tempDeploymentRoot } from '@imagewright/testing';
+import { BUSYBOX_IMAGE, busyboxImage, dockerCli, ensureEngine, envFor, runBin, tempDeploymentRoot } from '@imagewright/testing';
 import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // The real `docker` CLI is the oracle: same engine, same image, its own formatting.
-const docker = (...args: string[]) => execFileSync(DOCKER_CLI, args, { encoding: 'utf8' });
+const docker = (...args: string[]) => execFileSync(dockerCli(), args, { encoding: 'utf8' });
 const lines = (text: string) => text.split('\n').filter((l) => l !== '');
 
 /** Cells of a docker-style table, cut at the header's column starts. */
@@ -22,7 +22,7 @@ function cells(table: string): string[][] {
 
 /** docker history --no-trunc with these args: stdout, or the failure's exit code and stderr. */
 function dockerHistory(args: string[], env: NodeJS.ProcessEnv = process.env) {
-  const r = spawnSync(DOCKER_CLI, ['history', '--no-trunc', ...args], { encoding: 'utf8', env });
+  const r = spawnSync(dockerCli(), ['history', '--no-trunc', ...args], { encoding: 'utf8', env });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -61,7 +61,7 @@ async function fixedDateImage(tag: string): Promise<void> {
   archive.entry({ name: 'layer.tar' }, layerTar);
   archive.entry({ name: 'manifest.json' }, JSON.stringify([{ Config: 'config.json', RepoTags: [tag], Layers: ['layer.tar'] }]));
   archive.finalize();
-  execFileSync(DOCKER_CLI, ['load', '-q'], { input: await collect(archive) });
+  execFileSync(dockerCli(), ['load', '-q'], { input: await collect(archive) });
 }
 
 const TAG = `imagewright-test/history:t${process.pid}`;

@@ -65,9 +65,14 @@ export function hostAuth(host: string, env: NodeJS.ProcessEnv = process.env): Re
  * The one pull: `docker login`'s credentials for the image's registry, progress drawn on `log`
  * as the docker CLI draws it. Errors are the Engine's (callers say what the pull was for).
  */
-export async function pullImage(engine: Engine, ref: string, options: { log?: Writable & { isTTY?: boolean }; platform?: string } = {}): Promise<void> {
+export async function pullImage(
+  engine: Engine,
+  ref: string,
+  options: { log?: Writable & { isTTY?: boolean }; platform?: string; auth?: RegistryAuth; env?: NodeJS.ProcessEnv } = {},
+): Promise<void> {
   const log = options.log ?? process.stderr;
-  const authconfig = registryAuth(ref);
+  // `auth` for credentials docker login did not store (a fresh ECR token).
+  const authconfig = options.auth ?? registryAuth(ref, options.env);
   const stream = await engine.pull(ref, { ...(authconfig ? { authconfig } : {}), ...(options.platform ? { platform: options.platform } : {}) });
   await followProgress(stream as unknown as Readable, new ProgressRenderer(log, Boolean(log.isTTY)));
 }

@@ -457,10 +457,11 @@ export function runFlagArity(word: string, source = 'command line'): 0 | 1 {
 }
 
 /** Parses docker-run flags already split into words. */
-export function parseRunFlagArgs(args: string[], options: ParseRunFlagsOptions = {}): RunFlags {
+export function parseRunFlagArgs(args: string[], options: ParseRunFlagsOptions = {}, into: RunFlags = emptyRunFlags()): RunFlags {
   const source = options.source ?? 'IMAGE_RUN_PARS';
   const opts = { ...options, source };
-  const flags = emptyRunFlags();
+  // `into`: flags read before these words (IMAGE_RUN_PARS), continued as one docker-run list.
+  const flags = into;
   for (let i = 0; i < args.length; i++) {
     const { uses, takesNext } = scanWord(args[i], source);
     for (const [k, { spec, shown, inline }] of uses.entries()) {
@@ -1079,7 +1080,7 @@ export function toCreateOptions(flags: RunFlags, input: CreateOptionsInput): Doc
   if (flags.network !== undefined) hostConfig.NetworkMode = flags.network;
   if (flags.privileged) hostConfig.Privileged = true;
   if (flags.init !== undefined) hostConfig.Init = flags.init;
-  const deviceRequests: DeviceRequest[] = [...(flags.gpus ?? [])];
+  const deviceRequests: DeviceRequest[] = [...flags.gpus];
   if (flags.cdiDevices.length) deviceRequests.push({ Driver: 'cdi', Count: 0, DeviceIDs: [...flags.cdiDevices], Capabilities: null, Options: null });
   if (deviceRequests.length) hostConfig.DeviceRequests = deviceRequests as Dockerode.DeviceRequest[];
   if (flags.devices.length) hostConfig.Devices = flags.devices.map((d) => ({ ...d }));

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type Dockerode from 'dockerode';
 import { type Engine, parseRunFlagArgs, toCreateOptions } from '@imagewright/docker';
-import { BUSYBOX_IMAGE, busyboxImage, DOCKER_CLI, ensureEngine } from '@imagewright/testing';
+import { BUSYBOX_IMAGE, busyboxImage, dockerCli, ensureEngine } from '@imagewright/testing';
 
 /*
  * The oracle for our docker-run flag translation: for each flag, several value shapes, a container
@@ -56,7 +56,7 @@ afterAll(async () => {
 type Inspect = Dockerode.ContainerInspectInfo;
 
 async function cliCreate(words: string[]): Promise<Inspect> {
-  const id = execFileSync(DOCKER_CLI, ['create', '--label', LABEL, ...words, BUSYBOX_IMAGE, 'true'], { cwd: dir, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  const id = execFileSync(dockerCli(), ['create', '--label', LABEL, ...words, BUSYBOX_IMAGE, 'true'], { cwd: dir, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
   made.push(id);
   return engine.getContainer(id).inspect();
 }

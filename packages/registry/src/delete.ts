@@ -1,6 +1,7 @@
 import { failure, usageError } from '@imagewright/core';
 import { notFoundStatus } from './promote';
 import type { Registry } from './registry';
+import { MEDIA_TYPES } from './distribution-api';
 import { mapLimit } from './limit';
 import { isDigest, isTag, repositoryTags, where } from './tags';
 
@@ -53,7 +54,7 @@ export function checkTargets(targets: string[]): string[] {
   return [...new Set(targets)];
 }
 
-const INDEX_TYPES = new Set(['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json']);
+const INDEX_TYPES = new Set<string>([MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerManifestList]);
 
 /**
  * What deleting `targets` removes, worked out in full before anything is deleted: every target

@@ -11,6 +11,7 @@ import type {
   ListImagesCommandOutput,
 } from '@aws-sdk/client-ecr';
 import type { AssumeRoleCommandOutput, GetCallerIdentityCommandOutput, STSClient } from '@aws-sdk/client-sts';
+import { MEDIA_TYPES } from './distribution-api';
 import type { EcrLogin } from './open';
 import type { ManifestDoc, Registry, TagDigest } from './registry';
 
@@ -19,12 +20,7 @@ type StsSdk = typeof import('@aws-sdk/client-sts');
 type ClientConfig = Pick<ECRClientConfig, 'region' | 'endpoint' | 'credentials' | 'profile'>;
 
 /** Every manifest type we move: BatchGetImage must not convert a list to one platform's manifest. */
-const ACCEPTED = [
-  'application/vnd.docker.distribution.manifest.v2+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.oci.image.index.v1+json',
-];
+const ACCEPTED: string[] = Object.values(MEDIA_TYPES);
 
 const sha256 = (body: Buffer) => `sha256:${createHash('sha256').update(body).digest('hex')}`;
 const isDigest = (reference: string) => /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-fA-F0-9]{32,}$/.test(reference);

@@ -1,6 +1,6 @@
-import type { Readable, Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import { type Config, failure, usageError } from '@imagewright/core';
-import { connectEngine, followProgress, imageIdOf, keepBackup, ProgressRenderer, registryAuth, registryOf, splitRef, type Engine, type RegistryAuth } from '@imagewright/docker';
+import { connectEngine, imageIdOf, keepBackup, pullImage, registryAuth, registryOf, splitRef, type Engine, type RegistryAuth } from '@imagewright/docker';
 import { configuredRegistry, withRegistryRetry, type RetryOptions } from './push';
 
 export interface PullResult {
@@ -17,14 +17,13 @@ export interface PullResult {
  * When the pull moves the local tag off another image, that image keeps a `<tag>-previous`
  * backup tag (docker's keepBackup), as a rebuild does. Transient failures are retried.
  */
-export async function pullToEngine(engine: Engine, ref: string, options: { auth?: RegistryAuth; log: Writable & { isTTY?: boolean }; retry?: RetryOptions }): Promise<PullResult> {
+export async function pullToEngine(engine: Engine, ref: string, options: { auth?: RegistryAuth; env?: NodeJS.ProcessEnv; log: Writable & { isTTY?: boolean }; retry?: RetryOptions }): Promise<PullResult> {
   const [repo] = splitRef(ref.includes('@') ? ref.slice(0, ref.indexOf('@')) : ref);
   const host = registryOf(ref);
   const repository = host === 'docker.io' || !repo.startsWith(`${host}/`) ? repo : repo.slice(host.length + 1);
   const previous = await imageIdOf(engine, ref);
   await withRegistryRetry(`pull of ${ref}`, { registry: host, repository }, async () => {
-    const stream = await engine.pull(ref, options.auth ? { authconfig: options.auth } : {});
-    await followProgress(stream as unknown as Readable, new ProgressRenderer(options.log, Boolean(options.log.isTTY)));
+    await pullImage(engine, ref, { auth: options.auth, env: options.env, log: options.log });
   }, options.retry);
   const id = await imageIdOf(engine, ref);
   if (!id) throw failure(`pull of ${ref} finished but the Engine has no image under it`);
@@ -56,6 +55,7 @@ export async function pullConfigured(
   } else if (!config.REGISTRY && config.REGISTRY_HOST && registryOf(ref) === config.REGISTRY_HOST) {
     auth = (await configuredRegistry(config, env)).auth;
   }
+  // Looked up once, not on every retry (a credential helper may run).
   auth ??= registryAuth(ref, env);
-  return pullToEngine(await connectEngine(env), ref, { auth, log: options.log, retry: options.retry });
+  return pullToEngine(await connectEngine(env), ref, { auth, env, log: options.log, retry: options.retry });
 }

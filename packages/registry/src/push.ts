@@ -1,6 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { type Config, failure, ImagewrightError, usageError } from '@imagewright/core';
 import { connectEngine, engineMessage, followProgress, hostAuth, imageIdOf, ProgressRenderer, type Engine, type RegistryAuth } from '@imagewright/docker';
+import { isTransientStatus } from './http-send';
 import { ecrLogin } from './login';
 import { openRegistry } from './open';
 import type { Registry } from './registry';
@@ -33,7 +34,7 @@ export function classifyRegistryError(message: string): RegistryFailure {
     else if (/toomanyrequests/i.test(line)) status = 429;
   }
   const network = /connection reset|\bEOF\b|broken pipe|use of closed network connection|i\/o timeout|TLS handshake timeout/i.test(line);
-  const transient = (status !== undefined && (status >= 500 || status === 429)) || (status === undefined && network);
+  const transient = status !== undefined ? isTransientStatus(status) : network;
   const what = status === undefined ? line : `HTTP ${status}${explicit?.[2] ?? (STATUS_TEXT[status] ? ` ${STATUS_TEXT[status]}` : '')}`;
   return { status, what, transient };
 }

@@ -6,7 +6,7 @@ import { ImagewrightError } from '@imagewright/core';
 import { chooseContext, connectEngine, engineAddress } from '@imagewright/docker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envFor, runBin, tempDeploymentRoot } from './bin';
-import { DOCKER_CLI } from './docker-cli';
+import { dockerCli } from './docker-cli';
 import { BUSYBOX_IMAGE, busyboxImage } from './busybox';
 import { ensureEngine } from './engine';
 import { startSshd, type Sshd } from './sshd';
@@ -28,7 +28,7 @@ let DOCKER_CONFIG: string;
  */
 function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ status: number; stdout: string; stderr: string }> {
   return new Promise((done) =>
-    execFile(DOCKER_CLI, args, { env: { PATH: process.env.PATH, DOCKER_CONFIG, ...env }, encoding: 'utf8', timeout: 60_000 }, (error, stdout, stderr) =>
+    execFile(dockerCli(), args, { env: { PATH: process.env.PATH, DOCKER_CONFIG, ...env }, encoding: 'utf8', timeout: 60_000 }, (error, stdout, stderr) =>
       done({ status: error ? Number((error as { code?: unknown }).code) || 1 : 0, stdout, stderr }),
     ),
   );
