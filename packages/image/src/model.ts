@@ -1,0 +1,131 @@
+import type { Readable } from 'node:stream';
+
+/**
+ * The image model, after go-containerregistry's v1.Image: sources produce an `Image`,
+ * transforms take one and return one, sinks write it. Layers are streams, bottom → top.
+ */
+
+/** One entry of the config's history (image-spec config.md), bottom → top. */
+export interface HistoryEntry {
+  created?: string;
+  created_by?: string;
+  author?: string;
+  comment?: string;
+  /** ENV, CMD, LABEL…: an entry without a layer. */
+  empty_layer?: boolean;
+}
+
+/** The runtime part of the config (`config` in OCI, `Config` in `docker inspect`). */
+export interface RunConfig {
+  User?: string;
+  ExposedPorts?: Record<string, object>;
+  Env?: string[] | null;
+  Entrypoint?: string[] | null;
+  Cmd?: string[] | null;
+  Volumes?: Record<string, object> | null;
+  WorkingDir?: string;
+  Labels?: Record<string, string> | null;
+  StopSignal?: string;
+  OnBuild?: string[] | null;
+  Healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number };
+  ArgsEscaped?: boolean;
+  [field: string]: unknown;
+}
+
+/** The image config JSON. Unknown fields are kept as they are. */
+export interface ImageConfig {
+  architecture?: string;
+  os?: string;
+  variant?: string;
+  created?: string;
+  author?: string;
+  config?: RunConfig;
+  rootfs: { type: 'layers'; diff_ids: string[] };
+  history?: HistoryEntry[];
+  [field: string]: unknown;
+}
+
+/** A content descriptor (OCI): what a manifest or index lists. */
+export interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  annotations?: Record<string, string>;
+  platform?: { architecture: string; os: string; variant?: string };
+}
+
+export interface Layer {
+  /** sha256:… of the uncompressed tar (every byte, end-of-archive blocks included). */
+  readonly diffId: string;
+  /** sha256:… of the blob as stored (equal to diffId when stored uncompressed). */
+  readonly digest: string;
+  /** The stored blob's media type (OCI or Docker v2; `+gzip` / `.tar.gzip` when compressed). */
+  readonly mediaType: string;
+  /** The stored blob's size in bytes; -1 when the source cannot say without reading. */
+  readonly size: number;
+  /** The uncompressed tar. Random access: may be called again (a merge re-reads a layer for a rare hard link). */
+  open(): Promise<Readable>;
+  /** The blob as stored (compressed or not), for copies that must keep the digest. */
+  openBlob(): Promise<Readable>;
+}
+
+export interface Image {
+  /** The reference as the user gave it, for messages. */
+  readonly name: string;
+  /** repo:tag names the source knows for it (RepoTags, the OCI ref name, the registry tag). */
+  readonly tags: string[];
+  /** The config's exact bytes: the image ID is their sha256. */
+  configBytes(): Promise<Buffer>;
+  config(): Promise<ImageConfig>;
+  /** Bottom → top, one per diff_id. */
+  layers(): Promise<Layer[]>;
+  /** Releases open files, streams and spooled data. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** A layer being written: its bytes can be read once; its diffId and size are known at the end. */
+export interface LayerInProgress {
+  /** The uncompressed tar, readable once. */
+  readonly stream: Readable;
+  /** Resolves when `stream` has ended: sha256:… and byte count of its bytes. Rejects on a merge error. */
+  readonly done: Promise<{ diffId: string; size: number }>;
+}
+
+/**
+ * What a transform such as squash makes: kept layers of its source, a new top layer streamed
+ * once, and the config that goes with it once the new layer's diffId is known. Sinks write it
+ * without a temporary archive.
+ */
+export interface ImageInProgress {
+  readonly name: string;
+  /** Kept layers of the source, bottom → top (empty for a full squash). */
+  readonly base: Layer[];
+  /** Where the base layers live: an Engine source already has them (a load need not send them). */
+  readonly baseInEngine: boolean;
+  readonly top: LayerInProgress;
+  /** The new config's exact bytes for the finished top layer. */
+  configFor(top: { diffId: string }): Buffer;
+}
+
+export const SHA256 = /^sha256:[0-9a-f]{64}$/;
+
+/** ChainID of layers 0..n (image-spec config.md): sha256 over "<chain(n-1)> <diffId(n)>". */
+export function chainIds(diffIds: string[]): string[] {
+  const { createHash } = require('node:crypto') as typeof import('node:crypto');
+  const chain: string[] = [];
+  for (const diffId of diffIds) {
+    const previous = chain[chain.length - 1];
+    chain.push(previous ? `sha256:${createHash('sha256').update(`${previous} ${diffId}`).digest('hex')}` : diffId);
+  }
+  return chain;
+}
+
+/** Config bytes as Docker writes them (compact JSON): the image ID is their sha256. */
+export function serializeConfig(config: ImageConfig): Buffer {
+  return Buffer.from(JSON.stringify(config), 'utf8');
+}
+
+export function sha256Of(bytes: Buffer): string {
+  const { createHash } = require('node:crypto') as typeof import('node:crypto');
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
