@@ -81,6 +81,20 @@ export interface Image {
   layers(): Promise<Layer[]>;
   /** Releases open files, streams and spooled data. Safe to call twice. */
   close(): Promise<void>;
+  /**
+   * Reads every layer once, in whatever order the source delivers fastest (an Engine's save
+   * stream comes in no useful order), and gives back `visit`'s results bottom → top. For
+   * order-free work (analysis, inventories): no spooling. Absent: `eachLayer` opens them in order.
+   */
+  eachLayer?<T>(visit: (tar: Readable) => Promise<T>): Promise<T[]>;
+}
+
+/** `image.eachLayer` when the source has its own, else every layer opened in order. */
+export async function eachLayer<T>(image: Image, visit: (tar: Readable) => Promise<T>): Promise<T[]> {
+  if (image.eachLayer) return image.eachLayer(visit);
+  const results: T[] = [];
+  for (const layer of await image.layers()) results.push(await visit(await layer.open()));
+  return results;
 }
 
 /** A layer being written: its bytes can be read once; its diffId and size are known at the end. */
