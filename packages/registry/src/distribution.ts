@@ -345,6 +345,44 @@ export class DistributionRegistry implements Registry {
   }
 
   /**
+   * Uploads a blob whose digest and size are known only at its end (a layer compressed while it
+   * is made): PATCHes chunks of `chunkSize` bytes (default 16 MiB), hashing as they go, and closes
+   * with PUT `digest=`. Each chunk is a Buffer, so it is retried on transient failures.
+   */
+  async uploadBlobStream(repository: string, data: Readable, options: { chunkSize?: number } = {}): Promise<{ digest: string; size: number }> {
+    const chunkSize = Math.max(1, options.chunkSize ?? 16 * 1024 * 1024);
+    let location = await this.startUpload(repository, 'POST blob upload');
+    const hash = createHash('sha256');
+    const octets = { 'content-type': 'application/octet-stream' };
+    let offset = 0;
+    try {
+      for await (const chunk of chunksOf(data, chunkSize)) {
+        hash.update(chunk);
+        const end = offset + chunk.length - 1;
+        const answer = await this.call({
+          method: 'PATCH',
+          repository,
+          what: `PATCH blob bytes ${offset}-${end}`,
+          url: location,
+          headers: { ...octets, 'content-length': String(chunk.length), 'content-range': `${offset}-${end}` },
+          body: chunk,
+          ok: [202, 204],
+        });
+        location = this.locationOf(answer, repository, 'PATCH blob');
+        offset += chunk.length;
+      }
+    } catch (error) {
+      data.destroy();
+      // The session would linger on the registry until it expires.
+      await this.call({ method: 'DELETE', repository, what: 'DELETE blob upload', url: location, ok: [200, 202, 204, 404] }).catch(() => undefined);
+      throw error;
+    }
+    const digest = `sha256:${hash.digest('hex')}`;
+    await this.call({ method: 'PUT', repository, what: `PUT blob ${digest}`, url: withDigest(location, digest), headers: { 'content-length': '0' }, body: Buffer.alloc(0), ok: [201, 204] });
+    return { digest, size: offset };
+  }
+
+  /**
    * Mounts `digest` from `fromRepository` (same registry) without moving its bytes. Resolves
    * false when the registry would not (it then opens an upload session, cancelled here).
    */
