@@ -42,7 +42,11 @@ async function patchCounter(): Promise<{ host: string; patches: () => number; cl
   return {
     host: `127.0.0.1:${(server.address() as AddressInfo).port}`,
     patches: () => patches,
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
