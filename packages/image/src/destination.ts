@@ -1,0 +1,141 @@
+import type { Writable } from 'node:stream';
+import type { Engine } from '@imagewright/docker';
+import { failure, usageError } from '@imagewright/core';
+import { type Image, type ImageInProgress, sha256Of } from './model';
+import { formatLocation, type ImageLocation, parseLocation } from './reference';
+
+/**
+ * Where a made image goes: the Engine (default), a registry, an archive or an OCI layout. A tag
+ * moves only after the written image is verified (its diff ids are what was written), and the
+ * image it pointed at before keeps a backup tag `<repo>:<backupTag>` written first.
+ */
+
+export type Destination = { location: ImageLocation } | { output: string };
+
+export interface WriteOptions {
+  env?: NodeJS.ProcessEnv;
+  engine: () => Promise<Engine>;
+  /** `pre-squash`, `pre-patch-…`: the tag the image DEST pointed at keeps. */
+  backupTag: string;
+  stdout?: Writable;
+}
+
+export interface WriteResult {
+  /** Where it went, as text. */
+  where: string;
+  /** Image ID (sha256 of the config). */
+  id: string;
+  diffIds: string[];
+  /** Registry manifest digest. */
+  digest?: string;
+  /** What DEST pointed at before, now under the backup tag. */
+  backup?: { ref: string; id: string };
+}
+
+function isInProgress(image: Image | ImageInProgress): image is ImageInProgress {
+  return 'top' in image;
+}
+
+async function expectedIds(image: Image | ImageInProgress): Promise<{ diffIds: string[]; config: Buffer }> {
+  if (isInProgress(image)) {
+    const top = await image.top.done;
+    return { diffIds: [...image.base.map((l) => l.diffId), top.diffId], config: image.configFor(top) };
+  }
+  return { diffIds: (await image.config()).rootfs.diff_ids, config: await image.configBytes() };
+}
+
+/** repo and tag of an Engine or registry reference (`host:5000/a/b:tag`, default tag latest). */
+export function splitTag(ref: string): { repo: string; tag: string | undefined } {
+  const at = ref.indexOf('@');
+  if (at >= 0) return { repo: ref.slice(0, at), tag: undefined };
+  const colon = ref.lastIndexOf(':');
+  if (colon > ref.lastIndexOf('/')) return { repo: ref.slice(0, colon), tag: ref.slice(colon + 1) };
+  if (/^(sha256:)?[0-9a-f]{12,64}$/.test(ref)) return { repo: ref, tag: undefined };
+  return { repo: ref, tag: 'latest' };
+}
+
+export async function writeImage(image: Image | ImageInProgress, destination: Destination, options: WriteOptions): Promise<WriteResult> {
+  if ('output' in destination) {
+    const { writeArchive } = require('./sink-archive') as typeof import('./sink-archive');
+    const target = destination.output === '-' ? { stream: options.stdout ?? process.stdout } : { file: destination.output };
+    await writeArchive(image, target, { tags: isInProgress(image) ? [] : image.tags });
+    const { diffIds, config } = await expectedIds(image);
+    return { where: destination.output === '-' ? 'stdout' : destination.output, id: sha256Of(config), diffIds };
+  }
+  const location = destination.location;
+  switch (location.transport) {
+    case 'engine':
+      return toEngine(image, location.ref, options);
+    case 'registry':
+      return toRegistry(image, location.ref, options);
+    case 'docker-archive': {
+      const { writeArchive } = require('./sink-archive') as typeof import('./sink-archive');
+      await writeArchive(image, { file: location.path }, { tags: location.ref ? [location.ref] : [] });
+      break;
+    }
+    case 'oci': {
+      const { writeOciLayout } = require('./sink-oci') as typeof import('./sink-oci');
+      await writeOciLayout(image, location.path, { tag: location.ref });
+      break;
+    }
+    case 'oci-archive': {
+      const { writeOciArchive } = require('./sink-oci') as typeof import('./sink-oci');
+      await writeOciArchive(image, location.path, { tag: location.ref });
+      break;
+    }
+  }
+  const { diffIds, config } = await expectedIds(image);
+  return { where: formatLocation(location), id: sha256Of(config), diffIds };
+}
+
+async function toEngine(image: Image | ImageInProgress, ref: string, options: WriteOptions): Promise<WriteResult> {
+  const engine = await options.engine();
+  const { loadIntoEngine } = require('./sink-engine') as typeof import('./sink-engine');
+  const loaded = await loadIntoEngine(engine, image, {});
+  const expected = await expectedIds(image);
+  const id = sha256Of(expected.config);
+  const actual = (await engine.getImage(loaded.id).inspect()) as unknown as { Id: string; RootFS?: { Layers?: string[] } };
+  const layers = actual.RootFS?.Layers ?? [];
+  if (actual.Id !== id || layers.join() !== expected.diffIds.join()) {
+    throw failure(`the Engine holds ${actual.Id} with layers ${layers.join(', ')}, not ${id} with the layers written (${expected.diffIds.join(', ')}); no tag was moved`);
+  }
+  const { repo, tag } = splitTag(ref);
+  if (!tag) return { where: id, id, diffIds: layers };
+  let backup: WriteResult['backup'];
+  const previous = await engine
+    .getImage(ref)
+    .inspect()
+    .then((i) => i.Id)
+    .catch(() => undefined);
+  if (previous && previous !== id) {
+    await engine.getImage(previous).tag({ repo, tag: options.backupTag });
+    backup = { ref: `${repo}:${options.backupTag}`, id: previous };
+  }
+  await engine.getImage(id).tag({ repo, tag });
+  return { where: `${repo}:${tag}`, id, diffIds: layers, backup };
+}
+
+async function toRegistry(image: Image | ImageInProgress, ref: string, options: WriteOptions): Promise<WriteResult> {
+  const { repo, tag } = splitTag(ref);
+  if (!tag) throw usageError(`docker://${ref}: allowed a tag to write to (host/repo:tag)`);
+  const { pushToRegistry, registryFor } = require('./sink-registry') as typeof import('./sink-registry');
+  const { registry, repository } = registryFor(repo, options.env);
+  let backup: WriteResult['backup'];
+  const previous = await registry.getManifest(repository, tag);
+  if (previous) {
+    // The manifest the tag points at, unchanged (same digest), under the backup tag before the tag moves.
+    await registry.putManifest(repository, options.backupTag, previous);
+    backup = { ref: `${repo}:${options.backupTag}`, id: previous.digest };
+  }
+  const pushed = await pushToRegistry(image, ref, { env: options.env });
+  const expected = await expectedIds(image);
+  const id = sha256Of(expected.config);
+  const written = await registry.getManifest(repository, pushed.digest);
+  const configDigest = written && (JSON.parse(written.body.toString('utf8')) as { config?: { digest?: string } }).config?.digest;
+  if (configDigest !== id) throw failure(`docker://${ref}: the registry holds config ${configDigest ?? 'none'} for ${pushed.digest}, not ${id}`);
+  return { where: `docker://${repo}:${tag}`, id, diffIds: expected.diffIds, digest: pushed.digest, backup };
+}
+
+export function parseDestination(text: string, input = '-t'): ImageLocation {
+  return parseLocation(text, input);
+}

@@ -1,0 +1,102 @@
+import type { Readable } from 'node:stream';
+import type { Engine } from '@imagewright/docker';
+import { failure, usageError } from '@imagewright/core';
+import { type Image, type ImageConfig, type Layer, serializeConfig } from './model';
+
+/** What the Engine puts into every container (its init layer): never part of the image. */
+export const ENGINE_FILES = new Set(['.dockerenv']);
+
+interface Inspect {
+  Id: string;
+  RepoTags?: string[] | null;
+  Created?: string;
+  Author?: string;
+  Architecture?: string;
+  Variant?: string;
+  Os?: string;
+  Config?: Record<string, unknown>;
+  RootFS?: { Layers?: string[] };
+  Size?: number;
+}
+
+async function inspect(engine: Engine, ref: string): Promise<Inspect> {
+  try {
+    return (await engine.getImage(ref).inspect()) as unknown as Inspect;
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 404) throw usageError(`image ${ref}: no such image in the Engine`);
+    throw error;
+  }
+}
+
+/**
+ * An image's config as the Engine reports it (`docker image inspect` + history), for when its
+ * exact bytes are not needed: a full squash writes a new history anyway. Reading the exact
+ * bytes would mean a `docker save` of the whole image.
+ */
+export function configFromInspect(info: Inspect): ImageConfig {
+  return {
+    ...(info.Architecture ? { architecture: info.Architecture } : {}),
+    ...(info.Variant ? { variant: info.Variant } : {}),
+    os: info.Os ?? 'linux',
+    ...(info.Created ? { created: info.Created } : {}),
+    ...(info.Author ? { author: info.Author } : {}),
+    ...(info.Config ? { config: info.Config } : {}),
+    rootfs: { type: 'layers', diff_ids: info.RootFS?.Layers ?? [] },
+  };
+}
+
+/**
+ * An Engine image read through a container's export: the Engine merges the layers itself and
+ * streams the result once, in walk order (no `docker save`, whose layers arrive in no useful
+ * order). One layer, the merged filesystem, with the Engine's init-layer files in it (see
+ * ENGINE_FILES). Its diffId is unknown until read: this source is only for a full squash.
+ */
+export async function exportedImage(engine: Engine, ref: string): Promise<Image & { inspect: Inspect }> {
+  const info = await inspect(engine, ref);
+  const config = configFromInspect(info);
+  const containers = new Set<string>();
+  const removeAll = async () => {
+    await Promise.all([...containers].map((id) => engine.getContainer(id).remove({ force: true }).catch(() => undefined)));
+    containers.clear();
+  };
+  const open = async (): Promise<Readable> => {
+    // Created, never started: a command is required by the API but never runs.
+    const container = await engine.createContainer({ Image: info.Id, Cmd: ['/imagewright-export'], Entrypoint: [], Labels: { 'imagewright.export': '1' } });
+    containers.add(container.id);
+    const stream = (await container.export()) as unknown as Readable;
+    const done = () => {
+      containers.delete(container.id);
+      void engine.getContainer(container.id).remove({ force: true }).catch(() => undefined);
+    };
+    stream.once('close', done);
+    stream.once('end', done);
+    stream.once('error', done);
+    return stream;
+  };
+  const layer: Layer = {
+    diffId: '',
+    digest: '',
+    mediaType: 'application/vnd.oci.image.layer.v1.tar',
+    size: -1,
+    open,
+    openBlob: open,
+  };
+  return {
+    name: ref,
+    tags: info.RepoTags ?? [],
+    inspect: info,
+    configBytes: async () => serializeConfig(config),
+    config: async () => config,
+    layers: async () => [layer],
+    close: removeAll,
+  };
+}
+
+/** Image inspect through the one client, for commands that only need IDs, tags and sizes. */
+export async function inspectImage(engine: Engine, ref: string): Promise<Inspect> {
+  return inspect(engine, ref);
+}
+
+export function checkExportable(info: Inspect): void {
+  if (!info.RootFS?.Layers?.length) throw failure(`image ${info.Id}: has no layers to export`);
+}

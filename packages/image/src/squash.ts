@@ -1,0 +1,117 @@
+import type { Engine } from '@imagewright/docker';
+import { usageError } from '@imagewright/core';
+import { mergeLayers, type MergeStats } from './merge';
+import { type Image, type ImageInProgress, serializeConfig } from './model';
+import { squashConfig, sharedLayers } from './mutate';
+import { openImage } from './open';
+import { formatLocation, type ImageLocation, parseLocation } from './reference';
+import { ENGINE_FILES, exportedImage } from './source-export';
+
+/**
+ * Squash as one streaming pass: a source (any transport), the merge of its upper layers into one
+ * (whiteouts honoured, duplicates hard-linked), and a sink. The parts are the image model's;
+ * this file only chooses them.
+ */
+
+export interface SquashRequest {
+  source: string;
+  /** Keep the bottom N layers (--keep-base). */
+  keepBase?: number;
+  /** Keep the layers shared with this image (--onto). */
+  onto?: string;
+  /** true: every path; a list: only these paths; false: none. */
+  crosslink: boolean | string[];
+  env?: NodeJS.ProcessEnv;
+  /** Bytes of layer data read so far, of `total` when known. */
+  onProgress?: (read: number, total: number) => void;
+  engine?: () => Promise<Engine>;
+}
+
+export interface SquashPlan {
+  location: ImageLocation;
+  image: Image;
+  /** How many bottom layers stay. */
+  keep: number;
+  layers: number;
+  /** The Engine merged the layers through a container export. */
+  viaExport: boolean;
+  /** Bytes to read (for progress), 0 when unknown. */
+  total: number;
+}
+
+export interface SquashResult extends ImageInProgress {
+  plan: SquashPlan;
+  stats: Promise<MergeStats>;
+}
+
+/** Layer diff ids of any image reference, cheaply for the Engine (inspect, no save). */
+async function diffIdsOf(text: string, input: string, request: SquashRequest): Promise<string[]> {
+  const location = parseLocation(text, input);
+  if (location.transport === 'engine') {
+    const engine = await request.engine!();
+    const { inspectImage } = require('./source-export') as typeof import('./source-export');
+    return (await inspectImage(engine, location.ref)).RootFS?.Layers ?? [];
+  }
+  const image = await openImage(location, { env: request.env, input });
+  try {
+    return (await image.config()).rootfs.diff_ids;
+  } finally {
+    await image.close();
+  }
+}
+
+export async function planSquash(request: SquashRequest): Promise<SquashPlan> {
+  const location = parseLocation(request.source, 'IMAGE');
+  const connect = request.engine ?? (async () => (require('@imagewright/docker') as typeof import('@imagewright/docker')).connectEngine(request.env));
+  request = { ...request, engine: memo(connect) };
+  const diffIds = await diffIdsOf(request.source, 'IMAGE', request);
+  let keep = 0;
+  if (request.keepBase !== undefined) {
+    keep = request.keepBase;
+    if (keep >= diffIds.length) throw usageError(`--keep-base ${keep}: ${request.source} has ${diffIds.length} layer${diffIds.length === 1 ? '' : 's'}; allowed 0 to ${diffIds.length - 1}`);
+  } else if (request.onto !== undefined) {
+    keep = sharedLayers(diffIds, await diffIdsOf(request.onto, '--onto', request));
+    if (keep >= diffIds.length) throw usageError(`--onto ${request.onto}: ${request.source} has no layer of its own above it; nothing to squash`);
+    if (keep === 0) throw usageError(`--onto ${request.onto}: shares no layer with ${request.source}; allowed a base image the image was built on`);
+  }
+  if (location.transport === 'engine' && keep === 0) {
+    // The Engine merges its own layers in a container export: one read, in order, and no spool
+    // (`docker save` streams layers in no useful order). Measured in bench/squash.
+    const engine = await request.engine!();
+    const image = await exportedImage(engine, location.ref);
+    return { location, image, keep, layers: diffIds.length, viaExport: true, total: image.inspect.Size ?? 0 };
+  }
+  const image = await openImage(location, { env: request.env });
+  const layers = await image.layers();
+  const total = layers.slice(keep).reduce((sum, l) => sum + Math.max(0, l.size), 0);
+  return { location, image, keep, layers: layers.length, viaExport: false, total };
+}
+
+/** The squashed image, in progress: read it once through a sink. */
+export async function squash(plan: SquashPlan, request: Pick<SquashRequest, 'crosslink' | 'onProgress'>): Promise<SquashResult> {
+  const config = await plan.image.config();
+  const layers = await plan.image.layers();
+  const merged = mergeLayers(layers, {
+    keep: plan.keep,
+    crosslink: request.crosslink,
+    ...(plan.viaExport ? { drop: (name: string) => ENGINE_FILES.has(name) } : {}),
+    onProgress: request.onProgress && ((read: number) => request.onProgress!(read, plan.total)),
+  });
+  const squashed = plan.layers - plan.keep;
+  const comment = `squashed ${squashed} layer${squashed === 1 ? '' : 's'} of ${formatLocation(plan.location)}${request.crosslink === false ? '' : ', duplicates hard-linked'}`;
+  const created = new Date();
+  return {
+    name: plan.image.name,
+    base: layers.slice(0, plan.keep),
+    baseInEngine: plan.location.transport === 'engine',
+    top: { stream: merged.stream, done: merged.done },
+    stats: merged.stats,
+    plan,
+    configFor: ({ diffId }) => serializeConfig(squashConfig(config, { keep: plan.keep, diffId, created, comment })),
+  };
+}
+
+function memo<T>(make: () => Promise<T>): () => Promise<T> {
+  let value: Promise<T> | undefined;
+  return () => (value ??= make());
+}
