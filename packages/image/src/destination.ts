@@ -139,3 +139,26 @@ async function toRegistry(image: Image | ImageInProgress, ref: string, options: 
 export function parseDestination(text: string, input = '-t'): ImageLocation {
   return parseLocation(text, input);
 }
+
+/** A stream to a file (as FILE.partial, renamed at the end: an interruption leaves no FILE) or a stream. */
+export async function writeStream(data: import('node:stream').Readable, target: { file: string } | { stream: Writable }): Promise<void> {
+  const { pipeline } = require('node:stream/promises') as typeof import('node:stream/promises');
+  if ('stream' in target) {
+    // stdout stays open for whatever the caller prints next.
+    await pipeline(data, target.stream, { end: false });
+    return;
+  }
+  const fs = require('node:fs') as typeof import('node:fs');
+  const partial = `${target.file}.partial`;
+  const cleanup = () => fs.rmSync(partial, { force: true });
+  process.once('exit', cleanup);
+  try {
+    await pipeline(data, fs.createWriteStream(partial, { mode: 0o644 }));
+    fs.renameSync(partial, target.file);
+  } catch (error) {
+    cleanup();
+    throw error;
+  } finally {
+    process.off('exit', cleanup);
+  }
+}

@@ -1,7 +1,8 @@
+import type { Readable } from 'node:stream';
 import type { Engine } from '@imagewright/docker';
-import { usageError } from '@imagewright/core';
+import { failure, usageError } from '@imagewright/core';
 import { mergeLayers, type MergeStats } from './merge';
-import { type Image, type ImageInProgress, serializeConfig } from './model';
+import { type Image, type ImageConfig, type ImageInProgress, type Layer, serializeConfig } from './model';
 import { squashConfig, sharedLayers } from './mutate';
 import { openImage } from './open';
 import { formatLocation, type ImageLocation, parseLocation } from './reference';
@@ -39,9 +40,13 @@ export interface SquashPlan {
   total: number;
 }
 
-export interface SquashResult extends ImageInProgress {
-  plan: SquashPlan;
+/** A made image whose new layer is being merged; `stats` resolve when it has been read. */
+export interface Merged extends ImageInProgress {
   stats: Promise<MergeStats>;
+}
+
+export interface SquashResult extends Merged {
+  plan: SquashPlan;
 }
 
 /** Layer diff ids of any image reference, cheaply for the Engine (inspect, no save). */
@@ -114,4 +119,50 @@ export async function squash(plan: SquashPlan, request: Pick<SquashRequest, 'cro
 function memo<T>(make: () => Promise<T>): () => Promise<T> {
   let value: Promise<T> | undefined;
   return () => (value ??= make());
+}
+
+/** The source's config, cheaply for the Engine (inspect: no save of the whole image). */
+export async function configOf(text: string, input: string, request: Pick<SquashRequest, 'env' | 'engine'>): Promise<ImageConfig> {
+  const location = parseLocation(text, input);
+  if (location.transport === 'engine') {
+    const engine = await (request.engine ?? (async () => (require('@imagewright/docker') as typeof import('@imagewright/docker')).connectEngine(request.env)))();
+    const { configFromInspect, inspectImage } = require('./source-export') as typeof import('./source-export');
+    return configFromInspect(await inspectImage(engine, location.ref));
+  }
+  const image = await openImage(location, { env: request.env, input });
+  try {
+    return await image.config();
+  } finally {
+    await image.close();
+  }
+}
+
+/**
+ * A filesystem tar stream (squash-export's, docker export's) as a one-layer image with all of
+ * `from`'s metadata. It goes through the merge too: names normalised, escapes refused.
+ */
+export function importFilesystem(tar: Readable, from: ImageConfig, options: { name: string; crosslink?: boolean | string[] }): Merged {
+  let opened = false;
+  const layer: Layer = {
+    diffId: '',
+    digest: '',
+    mediaType: 'application/vnd.oci.image.layer.v1.tar',
+    size: -1,
+    open: async () => {
+      if (opened) throw failure(`${options.name}: a stream can be read once`);
+      opened = true;
+      return tar;
+    },
+    openBlob: async () => tar,
+  };
+  const merged = mergeLayers([layer], { keep: 0, crosslink: options.crosslink ?? false });
+  const created = new Date();
+  return {
+    name: options.name,
+    base: [],
+    baseInEngine: false,
+    top: { stream: merged.stream, done: merged.done },
+    stats: merged.stats,
+    configFor: ({ diffId }) => serializeConfig(squashConfig(from, { keep: 0, diffId, created, comment: `imported from ${options.name}` })),
+  };
 }
