@@ -166,4 +166,20 @@ describe('parseDeploymentSpec', () => {
 
     expect(refused('root: [unclosed\n')).toContain('not valid YAML');
   });
+
+  it('reads the squash step: onto, keep-base, crosslink', () => {
+    expect(parse('squash:\n  onto: common\n').squash).toEqual({ onto: 'common', crosslink: true });
+    expect(parse('squash: true\n').squash).toEqual({ crosslink: true });
+    expect(parse('squash:\n  keep-base: 2\n  crosslink: [/opt/conda]\n').squash).toEqual({ keepBase: 2, crosslink: ['/opt/conda'] });
+    expect(parse('squash:\n  crosslink: false\n').squash).toEqual({ crosslink: false });
+    expect(parse('root:\n  image: x\n  pull: true\n')).not.toHaveProperty('squash');
+  });
+
+  it('refuses bad squash settings, naming the key', () => {
+    expect(refused('squash:\n  onto: a\n  keep-base: 1\n')).toContain('either onto or keep-base');
+    expect(refused('squash:\n  keep-base: -1\n')).toContain('squash.keep-base');
+    expect(refused('squash:\n  crosslink: [relative]\n')).toContain('squash.crosslink');
+    expect(refused('squash:\n  level: 3\n')).toContain('squash.level');
+    expect(refused('squash: yes please\n')).toContain('squash is invalid');
+  });
 });

@@ -24,8 +24,18 @@ export interface RootImageSpec {
   image: string;
   source: DebootstrapSource | PullSource;
 }
+/** image-all's squash step (deployment.yaml `squash:`): absent means no squash. */
+export interface SquashSpec {
+  /** Keep the layers shared with this image: `common` (the deployment's COMMON_ID) or a reference. */
+  onto?: string;
+  /** Keep the bottom N layers instead. */
+  keepBase?: number;
+  /** Hard-link duplicates: everywhere (true), nowhere (false) or under these paths. */
+  crosslink: boolean | string[];
+}
 export interface DeploymentSpec {
   root: RootImageSpec;
+  squash?: SquashSpec;
 }
 
 export const DEFAULT_ROOT: RootImageSpec = {
@@ -113,15 +123,8 @@ export class DeploymentTree {
   }
 }
 
-/** Parses deployment.yaml strictly: an unknown key is a config error naming it. */
-export function parseDeploymentSpec(text: string, file = 'deployment.yaml'): DeploymentSpec {
-  const YAML = require('yaml') as typeof import('yaml'); // loaded only when a deployment has a spec
-  let doc: unknown;
-  try {
-    doc = YAML.parse(text) ?? {};
-  } catch (error) {
-    throw usageError(`${file}: not valid YAML (${(error as Error).message.split('\n')[0]})`);
-  }
+/** The checks deployment.yaml's parts share: each failure names the key and what is allowed. */
+function specReader(file: string) {
   const bad = (path: string, allowed: string) => usageError(`${file}: ${path} is invalid: allowed ${allowed}`);
   const object = (value: unknown, path: string, keys: string[]): Record<string, unknown> => {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad(path, `a mapping with ${keys.join(', ')}`);
@@ -133,15 +136,51 @@ export function parseDeploymentSpec(text: string, file = 'deployment.yaml'): Dep
     if (typeof value !== 'string' || value === '') throw bad(path, 'a non-empty string');
     return value;
   };
+  return { bad, object, string };
+}
+type SpecReader = ReturnType<typeof specReader>;
 
-  const top = object(doc, '(top)', ['root']);
-  if (top.root === undefined) return { root: DEFAULT_ROOT };
-  const root = object(top.root, 'root', ['image', 'debootstrap', 'pull']);
+/** Parses deployment.yaml strictly: an unknown key is a config error naming it. */
+export function parseDeploymentSpec(text: string, file = 'deployment.yaml'): DeploymentSpec {
+  const YAML = require('yaml') as typeof import('yaml'); // loaded only when a deployment has a spec
+  let doc: unknown;
+  try {
+    doc = YAML.parse(text) ?? {};
+  } catch (error) {
+    throw usageError(`${file}: not valid YAML (${(error as Error).message.split('\n')[0]})`);
+  }
+  const read = specReader(file);
+  const top = read.object(doc, '(top)', ['root', 'squash']);
+  return {
+    root: top.root === undefined ? DEFAULT_ROOT : parseRoot(top.root, read),
+    ...(top.squash === undefined ? {} : { squash: parseSquash(top.squash, read) }),
+  };
+}
+
+function parseSquash(value: unknown, { bad, object, string }: SpecReader): SquashSpec {
+  if (value === true) return { crosslink: true };
+  const s = object(value, 'squash', ['onto', 'keep-base', 'crosslink']);
+  if (s.onto !== undefined && s['keep-base'] !== undefined) throw bad('squash', 'either onto or keep-base, not both');
+  const keep = s['keep-base'];
+  if (keep !== undefined && !(Number.isInteger(keep) && (keep as number) >= 0)) throw bad('squash.keep-base', 'a whole number of layers');
+  const crosslink = s.crosslink ?? true;
+  if (typeof crosslink !== 'boolean' && !(Array.isArray(crosslink) && crosslink.length && crosslink.every((p) => typeof p === 'string' && p.startsWith('/')))) {
+    throw bad('squash.crosslink', 'true, false or a list of absolute paths');
+  }
+  return {
+    ...(s.onto !== undefined ? { onto: string(s.onto, 'squash.onto') } : {}),
+    ...(keep !== undefined ? { keepBase: keep as number } : {}),
+    crosslink: crosslink as boolean | string[],
+  };
+}
+
+function parseRoot(value: unknown, { bad, object, string }: SpecReader): RootImageSpec {
+  const root = object(value, 'root', ['image', 'debootstrap', 'pull']);
   const image = string(root.image, 'root.image');
   if (root.pull !== undefined && root.debootstrap !== undefined) throw bad('root', 'either debootstrap or pull, not both');
   if (root.pull !== undefined) {
     if (root.pull !== true) throw bad('root.pull', 'true');
-    return { root: { image, source: { kind: 'pull' } } };
+    return { image, source: { kind: 'pull' } };
   }
   const d = object(root.debootstrap ?? {}, 'root.debootstrap', ['suite', 'variant', 'mirror', 'include']);
   const defaults = DEFAULT_ROOT.source as DebootstrapSource;
@@ -152,15 +191,13 @@ export function parseDeploymentSpec(text: string, file = 'deployment.yaml'): Dep
   const variant = string(d.variant, 'root.debootstrap.variant', defaults.variant);
   if (!['minbase', 'buildd', 'fakechroot'].includes(variant)) throw bad('root.debootstrap.variant', 'minbase, buildd or fakechroot');
   return {
-    root: {
-      image,
-      source: {
-        kind: 'debootstrap',
-        suite: string(d.suite, 'root.debootstrap.suite', defaults.suite),
-        variant,
-        mirror: string(d.mirror, 'root.debootstrap.mirror', defaults.mirror),
-        include: include as string[],
-      },
+    image,
+    source: {
+      kind: 'debootstrap',
+      suite: string(d.suite, 'root.debootstrap.suite', defaults.suite),
+      variant,
+      mirror: string(d.mirror, 'root.debootstrap.mirror', defaults.mirror),
+      include: include as string[],
     },
   };
 }

@@ -5,6 +5,8 @@ import { command, formatElapsed, usageError } from '@imagewright/core/bin';
 const STEPS = [
   { step: 'build', bin: 'image-build' },
   { step: 'test', bin: 'image-test' },
+  // Only when deployment.yaml asks for it (`squash:`): the tested image, squashed before it is pushed.
+  { step: 'squash', bin: 'squash' },
   // The mission image only: the common image is not pushed (as the originals).
   { step: 'push', bin: 'image-push' },
 ] as const;
@@ -46,11 +48,24 @@ function runStep(bin: string, args: string[], stdout: 'inherit' | 2): Promise<{ 
   });
 }
 
+/** The squash step's arguments from deployment.yaml's `squash:`; undefined: no squash step. */
+function squashStepArgs(loaded: import('@imagewright/core').Loaded): string[] | undefined {
+  const spec = loaded.tree.deployment(loaded.config.DEPLOYMENT_NAME).spec.squash;
+  if (!spec) return undefined;
+  const args: string[] = [];
+  if (spec.onto) args.push('--onto', spec.onto === 'common' ? loaded.config.COMMON_ID : spec.onto);
+  if (spec.keepBase !== undefined) args.push('--keep-base', String(spec.keepBase));
+  if (spec.crosslink === false) args.push('--no-crosslink');
+  else if (Array.isArray(spec.crosslink)) for (const path of spec.crosslink) args.push('--crosslink-path', path);
+  return args;
+}
+
 command({
   name: 'image-all',
-  summary: 'The image pipeline: image-build, image-test, then image-push (scan joins later), a result line per step.',
+  summary: 'The image pipeline: image-build, image-test, squash (when deployment.yaml asks), image-push; a result line per step.',
   description: `
-Steps: ${NAMES.join(', ')}. Each runs as its own command with the same config (--setup-env is passed
+Steps: ${NAMES.join(', ')}; squash only when the deployment's deployment.yaml has a squash: entry
+(onto: common keeps the layers shared with COMMON_ID). Each runs as its own command with the same config (--setup-env is passed
 on) and stops the pipeline when it fails, as \`image-build && image-test && image-push\` did; unlike
 the original, image-all then exits with that step's code (1 failed, 2 usage or config) instead of 0.
 push needs a registry (REGISTRY, or ECR_ACCOUNT_ID and AWS_REGION) and its credentials (image-login).
@@ -63,7 +78,8 @@ to stderr and stdout gets {result, seconds, steps: [{step, command, result, exit
     only: { type: 'string', value: 'STEP', description: 'run only STEP' },
   },
   engineVersion: (env) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).engineApiVersion(env),
-  async run({ values, out }) {
+  async run(ctx) {
+    const { values, out } = ctx;
     const pick = (option: 'from' | 'only') => {
       const value = values[option] as string | undefined;
       if (value !== undefined && !(NAMES as readonly string[]).includes(value)) {
@@ -77,19 +93,22 @@ to stderr and stdout gets {result, seconds, steps: [{step, command, result, exit
     const first = NAMES.indexOf((only ?? from ?? NAMES[0]) as (typeof NAMES)[number]);
     const last = only ? first : NAMES.length - 1;
     const passOn = values['setup-env'] ? ['--setup-env', values['setup-env'] as string] : [];
+    const squashArgs = squashStepArgs(ctx.loaded);
 
     const results: StepResult[] = [];
     const started = Date.now();
     let exitCode = 0;
     for (const [index, { step, bin }] of STEPS.entries()) {
       if (index < first || index > last) continue;
+      if (step === 'squash' && !squashArgs) continue;
       if (exitCode !== 0) {
         results.push({ step, command: bin, result: 'not run' });
         continue;
       }
-      out.step(`${step}: ${bin}`);
+      const args = step === 'squash' ? [...passOn, ...squashArgs!] : passOn;
+      out.step(`${step}: ${[bin, ...args.filter((a) => !passOn.includes(a))].join(' ')}`);
       const t0 = Date.now();
-      const { code, signal } = await runStep(bin, passOn, out.json ? 2 : 'inherit');
+      const { code, signal } = await runStep(bin, args, out.json ? 2 : 'inherit');
       const seconds = (Date.now() - t0) / 1000;
       const result = signal ? 'interrupted' : code === 0 ? 'ok' : 'failed';
       results.push({ step, command: bin, result, exitCode: code, seconds });

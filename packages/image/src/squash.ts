@@ -79,9 +79,11 @@ export async function planSquash(request: SquashRequest): Promise<SquashPlan> {
     if (keep >= diffIds.length) throw usageError(`--onto ${request.onto}: ${request.source} has no layer of its own above it; nothing to squash`);
     if (keep === 0) throw usageError(`--onto ${request.onto}: shares no layer with ${request.source}; allowed a base image the image was built on`);
   }
-  if (location.transport === 'engine' && keep === 0) {
+  const env = request.env ?? process.env;
+  if (location.transport === 'engine' && keep === 0 && env.IMAGEWRIGHT_SQUASH_VIA !== 'layers') {
     // The Engine merges its own layers in a container export: one read, in order, and no spool
-    // (`docker save` streams layers in no useful order). Measured in bench/squash.
+    // (`docker save` streams layers in no useful order). bench/squash measures both
+    // (IMAGEWRIGHT_SQUASH_VIA=layers reads the saved layers instead).
     const engine = await request.engine!();
     const image = await exportedImage(engine, location.ref);
     return { location, image, keep, layers: diffIds.length, viaExport: true, total: image.inspect.Size ?? 0 };
