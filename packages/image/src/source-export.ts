@@ -53,6 +53,7 @@ export function configFromInspect(info: Inspect): ImageConfig {
  */
 export async function exportedImage(engine: Engine, ref: string): Promise<Image & { inspect: Inspect }> {
   const info = await inspect(engine, ref);
+  await removeOrphans(engine);
   const config = configFromInspect(info);
   const containers = new Set<string>();
   const removeAll = async () => {
@@ -61,7 +62,7 @@ export async function exportedImage(engine: Engine, ref: string): Promise<Image 
   };
   const open = async (): Promise<Readable> => {
     // Created, never started: a command is required by the API but never runs.
-    const container = await engine.createContainer({ Image: info.Id, Cmd: ['/imagewright-export'], Entrypoint: [], Labels: { 'imagewright.export': '1' } });
+    const container = await engine.createContainer({ Image: info.Id, Cmd: ['/imagewright-export'], Entrypoint: [], Labels: { [EXPORT_LABEL]: owner() } });
     containers.add(container.id);
     const stream = (await container.export()) as unknown as Readable;
     const done = () => {
@@ -90,6 +91,32 @@ export async function exportedImage(engine: Engine, ref: string): Promise<Image 
     layers: async () => [layer],
     close: removeAll,
   };
+}
+
+const EXPORT_LABEL = 'imagewright.export';
+const owner = () => `${(require('node:os') as typeof import('node:os')).hostname()}:${process.pid}`;
+
+/**
+ * Export containers whose process is gone (a `kill -9` gives no chance to clean up): they are
+ * only ever created, never started, so removing them loses nothing.
+ */
+async function removeOrphans(engine: Engine): Promise<void> {
+  const host = (require('node:os') as typeof import('node:os')).hostname();
+  const containers = await engine.listContainers({ all: true, filters: JSON.stringify({ label: [EXPORT_LABEL] }) });
+  for (const c of containers) {
+    const [where, pid] = (c.Labels?.[EXPORT_LABEL] ?? '').split(':');
+    if (where !== host || !pid || alive(Number(pid))) continue;
+    await engine.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Image inspect through the one client, for commands that only need IDs, tags and sizes. */
