@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from '@imagewright/docker';
 import { dockerConfigWith, ENV_DEPLOYMENT, ensureEngine, removeChainTags, envDeploymentRoot, runBin, skopeo, startRegistry, type Registry } from '@imagewright/testing';
@@ -45,6 +45,33 @@ describe('image-all', () => {
     expect(skopeo.digest(loggedIn, `${registry.host}/${REPO}:latest`)).toBe(pushed![1]);
     // The mission image only: the common image's tag is not in the registry.
     expect(skopeo.tags(loggedIn, `${registry.host}/${REPO}`)).toEqual(['latest']);
+  });
+
+  it('squashes when deployment.yaml asks: onto the common image, before the push', async () => {
+    const spec = join(root, 'deployments', ENV_DEPLOYMENT, 'deployment.yaml');
+    writeFileSync(spec, 'squash:\n  onto: common\n');
+    try {
+      const before = await engine.getImage(`${REPO}:latest`).inspect();
+      const common = await engine.getImage(`${REPO}:common-latest`).inspect();
+      const result = await runBin('image-all', ['--from', 'squash', '--json'], { env });
+      expect(result.code).toBe(0);
+      expect(JSON.parse(result.stdout).steps.map((s: { step: string; result: string }) => `${s.step} ${s.result}`)).toEqual(['squash ok', 'push ok']);
+      expect(result.stderr).toContain(`==> squash: squash --onto ${REPO}:common-latest`);
+      const after = await engine.getImage(`${REPO}:latest`).inspect();
+      // The common image's layers stay shared; the mission's own become one.
+      expect(after.RootFS.Layers).toEqual([...common.RootFS.Layers, expect.stringMatching(/^sha256:/)]);
+      expect(before.RootFS.Layers.length).toBeGreaterThan(after.RootFS.Layers.length);
+      expect((await engine.getImage(`${REPO}:pre-squash`).inspect()).Id).toBe(before.Id);
+      const pushed = JSON.parse(skopeo.run(loggedIn, ['inspect', `docker://${registry.host}/${REPO}:latest`]).toString('utf8'));
+      expect(pushed.Layers).toHaveLength(after.RootFS.Layers.length);
+      // Without the squash entry there is no squash step.
+      rmSync(spec);
+      const plain = await runBin('image-all', ['--only', 'test', '--json'], { env });
+      expect(JSON.parse(plain.stdout).steps.map((s: { step: string }) => s.step)).toEqual(['test']);
+    } finally {
+      rmSync(spec, { force: true });
+      await engine.getImage(`${REPO}:pre-squash`).remove().catch(() => {});
+    }
   });
 
   it('push without a registry: exit 2 from the push step, named in the summary', async () => {
@@ -104,7 +131,7 @@ describe('image-all', () => {
   it('an unknown step, or --from with --only, is a usage error: exit 2, nothing run', async () => {
     const unknown = await runBin('image-all', ['--from', 'deploy'], { env });
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr.trim()).toBe('image-all: --from "deploy": allowed build, test, push');
+    expect(unknown.stderr.trim()).toBe('image-all: --from "deploy": allowed build, test, squash, push');
     const both = await runBin('image-all', ['--from', 'build', '--only', 'test'], { env });
     expect(both.code).toBe(2);
     expect(both.stdout).toBe('');
