@@ -17,12 +17,12 @@ import { eachLayer, type Image } from './model';
  *   the bytes hard links would save (all copies but one).
  */
 
-export type EntryKind = 'file' | 'dir' | 'symlink' | 'link' | 'other' | 'whiteout' | 'opaque';
+export type FileKind = 'file' | 'dir' | 'symlink' | 'link' | 'other' | 'whiteout' | 'opaque';
 
 /** One entry of a layer: for a whiteout the path it deletes, for an opaque marker its directory. */
-export interface LayerEntry {
+export interface LayerFile {
   path: string;
-  kind: EntryKind;
+  kind: FileKind;
   size: number;
   /** sha256 hex of a regular file's content. */
   digest?: string;
@@ -82,11 +82,11 @@ export function layerPath(name: string): string | undefined {
 }
 
 /** The entries of a layer tar, regular files hashed as they stream by. */
-export async function layerEntries(tar: Readable): Promise<LayerEntry[]> {
+export async function layerEntries(tar: Readable): Promise<LayerFile[]> {
   const { extract } = require('tar-stream') as typeof import('tar-stream');
   const { createHash } = require('node:crypto') as typeof import('node:crypto');
   const { posix } = require('node:path') as typeof import('node:path');
-  const entries: LayerEntry[] = [];
+  const entries: LayerFile[] = [];
   const reader = extract();
   const done = new Promise<void>((resolve, reject) => {
     reader.on('finish', resolve);
@@ -98,13 +98,13 @@ export async function layerEntries(tar: Readable): Promise<LayerEntry[]> {
     const base = path === undefined ? '' : posix.basename(path);
     const dir = path === undefined ? '' : posix.dirname(path);
     const under = (name: string) => (dir === '.' ? name : `${dir}/${name}`);
-    let entry: LayerEntry | undefined;
+    let entry: LayerFile | undefined;
     if (path === undefined) entry = undefined;
     else if (base === OPAQUE) entry = { path: dir === '.' ? '' : dir, kind: 'opaque', size: 0 };
     else if (base.startsWith(`${WHITEOUT}${WHITEOUT}`)) entry = undefined; // AUFS metadata, not a whiteout
     else if (base.startsWith(WHITEOUT) && base.length > WHITEOUT.length) entry = { path: under(base.slice(WHITEOUT.length)), kind: 'whiteout', size: 0 };
     else {
-      const kind: EntryKind =
+      const kind: FileKind =
         header.type === 'file' || header.type === 'contiguous-file' ? 'file' : header.type === 'directory' ? 'dir' : header.type === 'symlink' ? 'symlink' : header.type === 'link' ? 'link' : 'other';
       entry = { path, kind, size: kind === 'file' ? (header.size ?? 0) : 0 };
     }
@@ -115,7 +115,7 @@ export async function layerEntries(tar: Readable): Promise<LayerEntry[]> {
       return;
     }
     const hash = createHash('sha256');
-    body.on('data', (chunk: Buffer) => hash.update(chunk));
+    body.on('data', (chunk) => hash.update(chunk as Buffer));
     body.on('end', () => {
       entry.digest = hash.digest('hex');
       next();
@@ -135,7 +135,7 @@ function ancestors(path: string): string[] {
 }
 
 /** The report for layers' entries (bottom → top), with the config's diff_ids and history. */
-export function analyseEntries(name: string, layers: LayerEntry[][], diffIds: string[], createdBy: string[]): LayerReport {
+export function analyseEntries(name: string, layers: LayerFile[][], diffIds: string[], createdBy: string[]): LayerReport {
   const summaries: LayerSummary[] = layers.map((entries, index) => ({
     index,
     diffId: diffIds[index] ?? '',
@@ -151,8 +151,8 @@ export function analyseEntries(name: string, layers: LayerEntry[][], diffIds: st
   const deleted = new Set<string>();
   const opaque = new Set<string>();
   const wasted = new Map<string, WastedPath>();
-  const visible: LayerEntry[] = [];
-  const hidden = (e: LayerEntry): boolean => {
+  const visible: LayerFile[] = [];
+  const hidden = (e: LayerFile): boolean => {
     const upper = seen.get(e.path);
     // A directory over a directory merges; anything else over anything replaces.
     if (upper !== undefined && !(upper && e.kind === 'dir')) return true;

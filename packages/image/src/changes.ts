@@ -124,3 +124,36 @@ export function shellQuote(word: string): string {
 export function importCommand(changes: string[], file = '-'): string {
   return ['docker', 'import', ...changes.flatMap((c) => ['--change', shellQuote(c)]), shellQuote(file)].join(' ');
 }
+
+/** API version a.b as a comparable number pair. */
+function apiAtLeast(version: string, major: number, minor: number): boolean {
+  const [a, b] = version.split('.').map(Number);
+  return a > major || (a === major && b >= minor);
+}
+
+export interface SquashBuildCommand extends ImportChanges {
+  /** The whole `docker import …` line. */
+  command: string;
+}
+
+/**
+ * squash-build-cmd: the `docker import` line that gives `file` (a `docker export` stream or
+ * file) the metadata of the Engine's image `ref`, for this Engine's API.
+ */
+export async function squashBuildCommand(ref: string, file: string, env: NodeJS.ProcessEnv = process.env): Promise<SquashBuildCommand> {
+  const { connectEngine, engineMessage } = require('@imagewright/docker') as typeof import('@imagewright/docker');
+  const { usageError } = require('@imagewright/core') as typeof import('@imagewright/core');
+  const engine = await connectEngine(env);
+  let config: RunConfig;
+  try {
+    config = ((await engine.getImage(ref).inspect()).Config ?? {}) as RunConfig;
+  } catch (error) {
+    const status = (error as { statusCode?: number }).statusCode;
+    if (status === 404) throw failure(`image ${ref} not found locally: ${engineMessage(error)}`, error);
+    if (status === 400) throw usageError(`image ${JSON.stringify(ref)} is invalid (${engineMessage(error)}): allowed a local image reference or ID`);
+    throw failure(`inspecting image ${ref} failed: ${engineMessage(error)}`, error);
+  }
+  const api = (await engine.version()).ApiVersion;
+  const result = importChanges(config, { stopSignal: apiAtLeast(api, 1, 42), startInterval: apiAtLeast(api, 1, 44) });
+  return { ...result, command: importCommand(result.changes, file) };
+}
