@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { failure, ImagewrightError, usageError } from '@imagewright/core';
 import type { DistributionRegistry } from '@imagewright/registry';
-import type { Descriptor, Layer } from './model';
+import { type Descriptor, type Layer, sha256Of } from './model';
 import { type AnyImage, checkDiffIds, isInProgress } from './sink-archive';
 
 /**
@@ -106,7 +106,6 @@ export async function pushToRegistry(image: AnyImage, ref: string, options: Push
       configBytes = await image.configBytes();
     }
     checkDiffIds(image.name, configBytes, diffIds);
-    const { sha256Of } = require('./model') as typeof import('./model');
     const config: Descriptor = { mediaType: DOCKER_TYPES.config, digest: sha256Of(configBytes), size: configBytes.length };
     await registry.uploadBlob(repository, config.digest, configBytes, configBytes.length);
     const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: DOCKER_TYPES.manifest, config, layers }));
