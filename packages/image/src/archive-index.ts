@@ -207,11 +207,13 @@ async function walk(handle: FileHandle, what: string): Promise<Map<string, Archi
   let pax: Record<string, string> = {};
   let global: Record<string, string> = {};
   let first = true;
+  const head = Buffer.alloc(Math.min(2, fileSize));
+  await readExactly(head, 0);
+  if (head[0] === 0x1f && head[1] === 0x8b) {
+    throw usageError(`${what}: a gzip-compressed file; allowed an uncompressed tar file (gunzip it first: reading needs random access)`);
+  }
   while (position + BLOCK <= fileSize) {
     await readExactly(block, position);
-    if (first && block[0] === 0x1f && block[1] === 0x8b) {
-      throw usageError(`${what}: a gzip-compressed file; allowed an uncompressed tar file (gunzip it first: reading needs random access)`);
-    }
     if (block.every((b) => b === 0)) break;
     if (!checksumOk(block)) {
       if (first) throw usageError(`${what}: not a tar file; allowed a tar file (docker save, skopeo copy …-archive:)`);

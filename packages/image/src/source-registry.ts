@@ -1,6 +1,5 @@
 import type { Readable } from 'node:stream';
 import { failure, usageError } from '@imagewright/core';
-import { registryOf } from '@imagewright/docker';
 import type { DistributionRegistry } from '@imagewright/registry';
 import { readAll, uncompressedLayer } from './layer-stream';
 import type { Descriptor, Image, ImageConfig, Layer } from './model';
@@ -26,6 +25,7 @@ export function splitRegistryRef(ref: string, what = 'IMAGE'): RegistryRef {
   const digest = at < 0 ? undefined : ref.slice(at + 1);
   const named = at < 0 ? ref : ref.slice(0, at);
   if (digest !== undefined && !/^sha(256:[a-f0-9]{64}|512:[a-f0-9]{128})$/.test(digest)) throw bad('invalid digest');
+  const { registryOf } = require('@imagewright/docker') as typeof import('@imagewright/docker');
   const host = registryOf(named);
   let rest = host === 'docker.io' && !named.startsWith('docker.io/') ? named : named.slice(named.indexOf('/') + 1);
   const colon = rest.lastIndexOf(':');
