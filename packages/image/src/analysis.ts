@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { humanSize, usageError } from '@imagewright/core';
+import { type EntryKind, readEntries } from './entries';
 import { eachLayer, type Image } from './model';
 
 /**
@@ -17,12 +18,10 @@ import { eachLayer, type Image } from './model';
  *   the bytes hard links would save (all copies but one).
  */
 
-export type FileKind = 'file' | 'dir' | 'symlink' | 'link' | 'other' | 'whiteout' | 'opaque';
-
 /** One entry of a layer: for a whiteout the path it deletes, for an opaque marker its directory. */
 export interface LayerFile {
   path: string;
-  kind: FileKind;
+  kind: EntryKind;
   size: number;
   /** sha256 hex of a regular file's content. */
   digest?: string;
@@ -71,59 +70,26 @@ export interface LayerReport {
   duplicates: { groups: number; files: number; bytes: number; top: DuplicateGroup[] };
 }
 
-const WHITEOUT = '.wh.';
-const OPAQUE = '.wh..wh..opq';
-
-/** A layer path as the layer rules compare them: no leading `./` or `/`, no trailing `/`; undefined for the root or an escape. */
-export function layerPath(name: string): string | undefined {
-  const { posix } = require('node:path') as typeof import('node:path');
-  const clean = posix.normalize(name.replace(/^\/+/, '')).replace(/\/+$/, '');
-  return clean === '.' || clean === '' || clean === '..' || clean.startsWith('../') ? undefined : clean;
-}
-
-/** The entries of a layer tar, regular files hashed as they stream by. */
-export async function layerEntries(tar: Readable): Promise<LayerFile[]> {
-  const { extract } = require('tar-stream') as typeof import('tar-stream');
+/** The entries of a layer tar (the layer rules of readEntries), regular files hashed as they stream by. */
+export async function layerFiles(tar: Readable, label?: string): Promise<LayerFile[]> {
   const { createHash } = require('node:crypto') as typeof import('node:crypto');
-  const { posix } = require('node:path') as typeof import('node:path');
-  const entries: LayerFile[] = [];
-  const reader = extract();
-  const done = new Promise<void>((resolve, reject) => {
-    reader.on('finish', resolve);
-    reader.on('error', reject);
-    tar.on('error', reject);
-  });
-  reader.on('entry', (header, body, next) => {
-    const path = layerPath(header.name);
-    const base = path === undefined ? '' : posix.basename(path);
-    const dir = path === undefined ? '' : posix.dirname(path);
-    const under = (name: string) => (dir === '.' ? name : `${dir}/${name}`);
-    let entry: LayerFile | undefined;
-    if (path === undefined) entry = undefined;
-    else if (base === OPAQUE) entry = { path: dir === '.' ? '' : dir, kind: 'opaque', size: 0 };
-    else if (base.startsWith(`${WHITEOUT}${WHITEOUT}`)) entry = undefined; // AUFS metadata, not a whiteout
-    else if (base.startsWith(WHITEOUT) && base.length > WHITEOUT.length) entry = { path: under(base.slice(WHITEOUT.length)), kind: 'whiteout', size: 0 };
-    else {
-      const kind: FileKind =
-        header.type === 'file' || header.type === 'contiguous-file' ? 'file' : header.type === 'directory' ? 'dir' : header.type === 'symlink' ? 'symlink' : header.type === 'link' ? 'link' : 'other';
-      entry = { path, kind, size: kind === 'file' ? (header.size ?? 0) : 0 };
+  const files: LayerFile[] = [];
+  for await (const entry of readEntries(tar, { label })) {
+    if (entry.kind === 'whiteout' || entry.kind === 'opaque') {
+      files.push({ path: entry.target, kind: entry.kind, size: 0 });
+      continue;
     }
-    if (entry) entries.push(entry);
-    if (entry?.kind !== 'file') {
-      body.on('end', () => next());
-      body.resume();
-      return;
+    // The root directory's own entry changes nothing the report counts.
+    if (entry.name === '') continue;
+    if (entry.kind !== 'file') {
+      files.push({ path: entry.name, kind: entry.kind, size: 0 });
+      continue;
     }
     const hash = createHash('sha256');
-    body.on('data', (chunk) => hash.update(chunk as Buffer));
-    body.on('end', () => {
-      entry.digest = hash.digest('hex');
-      next();
-    });
-  });
-  tar.pipe(reader);
-  await done;
-  return entries;
+    for await (const chunk of entry.body) hash.update(chunk);
+    files.push({ path: entry.name, kind: 'file', size: entry.header.size ?? 0, digest: hash.digest('hex') });
+  }
+  return files;
 }
 
 function ancestors(path: string): string[] {
@@ -221,7 +187,8 @@ export function analyseEntries(name: string, layers: LayerFile[][], diffIds: str
 /** Reads every layer of `image` once (in the order its source delivers them) and reports. */
 export async function analyseImage(image: Image): Promise<LayerReport> {
   const config = await image.config();
-  const layers = await eachLayer(image, layerEntries);
+  // eachLayer may visit layers in any order: messages name the image only.
+  const layers = await eachLayer(image, (tar) => layerFiles(tar, image.name));
   const diffIds = config.rootfs?.diff_ids ?? [];
   const withLayer = (config.history ?? []).filter((h) => !h.empty_layer);
   // History that does not match the layers one for one says nothing reliable about them.
