@@ -2,7 +2,7 @@ import type { Readable, Transform, Writable } from 'node:stream';
 import { failure, usageError } from '@imagewright/core';
 import type { Engine } from '@imagewright/docker';
 import { DOCKER_LAYER, digestCheck } from './layer-stream';
-import type { Image, ImageConfig, Layer } from './model';
+import { type Image, type ImageConfig, type Layer, sha256Of } from './model';
 
 /**
  * The Engine as an image source: `docker image inspect` for what is known up front (diff ids,
@@ -453,7 +453,6 @@ class SavePass {
     if (header.type !== 'file' && header.type !== 'contiguous-file') return drain(entry);
     if (name === `${this.idHex}.json` || name === `blobs/sha256/${this.idHex}`) {
       const bytes = await readEntry(entry, 64 * 1024 * 1024, `${what} config`);
-      const { sha256Of } = require('./model') as typeof import('./model');
       if (sha256Of(bytes) !== this.image.id) throw failure(`${what}: the Engine's save stream has a config whose digest is ${sha256Of(bytes)}, not ${this.image.id}`);
       this.image.setConfig(bytes);
       this.config.resolve(bytes);
