@@ -430,7 +430,7 @@ export async function writeArchive(image: AnyImage, target: { file: string } | {
 }
 
 /** Writes a tar to `out` and ends it (not stdout/stderr, which stay open). */
-export async function writeTarStream<T>(out: Writable, image: AnyImage, write: (tar: StreamTar) => Promise<T>): Promise<T> {
+export async function writeTarStream<T>(out: Writable, image: AnyImage, write: (tar: StreamTar) => Promise<T>, what?: string): Promise<T> {
   try {
     const result = await write(new StreamTar(out));
     if (out !== process.stdout && out !== process.stderr) {
@@ -440,6 +440,6 @@ export async function writeTarStream<T>(out: Writable, image: AnyImage, write: (
     }
     return result;
   } catch (error) {
-    throw failed(image, out === process.stdout ? 'standard output' : 'the output stream', error);
+    throw failed(image, what ?? (out === process.stdout ? 'standard output' : 'the output stream'), error);
   }
 }

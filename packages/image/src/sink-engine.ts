@@ -156,7 +156,7 @@ async function loadArchive(engine: Engine, image: AnyImage, options: LoadOptions
       await tar.add({ name: 'manifest.json', body: dockerManifest(blobs, []) });
       await tar.finish();
       return blobs;
-    });
+    }, `${image.name} into the Engine`);
   } catch (error) {
     // The Engine's own complaint explains more than the broken pipe it leaves.
     await new Promise((r) => setImmediate(r));

@@ -62,7 +62,7 @@ async function untar(stream: Readable): Promise<Map<string, Buffer>> {
   const extract = tar.extract();
   extract.on('entry', (header, entry, next) => {
     const chunks: Buffer[] = [];
-    entry.on('data', (c: Buffer) => chunks.push(c));
+    entry.on('data', (c) => chunks.push(c as Buffer));
     entry.on('end', () => {
       files.set(header.name, Buffer.concat(chunks));
       next();
