@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,6 +55,22 @@ describe('surveyDirs', () => {
     const s = await surveyDirs([root, join(root, 'd'), root]);
     expect(s.files).toBe(2);
     expect(s.unsquashed).toBe(6000);
+  });
+
+  it('a mount point inside a DIR is not entered (as root: a tmpfs mounted in the tree)', async () => {
+    const root = tree({ 'a1': A, 'mnt/.keep': '' });
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', 'none', join(root, 'mnt')], { encoding: 'utf8' });
+    expect(mounted.status, `mount: ${mounted.stderr} (this test needs root)`).toBe(0);
+    try {
+      writeFileSync(join(root, 'mnt', 'a2'), A);
+      const s = await surveyDirs([root]);
+      expect(s.otherFilesystems).toEqual([join(root, 'mnt')]);
+      expect(s.files).toBe(1);
+      // Given as a DIR itself, it is walked.
+      expect((await surveyDirs([root, join(root, 'mnt')])).groups).toHaveLength(1);
+    } finally {
+      spawnSync('umount', [join(root, 'mnt')]);
+    }
   });
 
   it('a missing DIR or a file is a usage error naming it', async () => {
