@@ -6,3 +6,7 @@ export type { EngineImage } from './source-engine';
 export * from './changes';
 export * from './dedupe';
 export * from './analysis';
+export { writeArchive, isInProgress, parseTag, type AnyImage, type ArchiveOptions } from './sink-archive';
+export { writeOciLayout, writeOciArchive, type OciOptions, type OciResult } from './sink-oci';
+export { loadIntoEngine, type LoadOptions, type Loaded } from './sink-engine';
+export { pushToRegistry, type PushOptions } from './sink-registry';
