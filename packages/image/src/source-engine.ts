@@ -38,6 +38,16 @@ export interface EngineImage extends Image {
    * Default: all. Layers outside it can still be opened (then through a new save stream).
    */
   willRead(indexes: number[]): void;
+  /** What reading has cost so far: save streams started, layers streamed straight through, layers spooled (to disk). */
+  stats(): EngineReadStats;
+}
+
+export interface EngineReadStats {
+  saves: number;
+  streamed: number;
+  spooled: number;
+  spooledToDisk: number;
+  spooledBytes: number;
 }
 
 interface TarHeader {
@@ -181,6 +191,7 @@ class EngineSaveImage implements EngineImage {
   private readonly passes = new Set<SavePass>();
   private configValue: Buffer | undefined;
   memoryUsed = 0;
+  readonly counts: EngineReadStats = { saves: 0, streamed: 0, spooled: 0, spooledToDisk: 0, spooledBytes: 0 };
   private spoolDir: string | undefined;
   private closed = false;
   private readonly removeSpoolDir = () => {
@@ -201,6 +212,10 @@ class EngineSaveImage implements EngineImage {
     this.wanted = new Set(diffIds);
   }
 
+  stats(): EngineReadStats {
+    return { ...this.counts };
+  }
+
   willRead(indexes: number[]): void {
     this.wanted = new Set(indexes.map((i) => this.diffIds[i]).filter(Boolean));
   }
@@ -210,18 +225,14 @@ class EngineSaveImage implements EngineImage {
     return this.wanted.has(diffId) && !this.spools.has(diffId) && (this.reads.get(diffId) ?? 0) < (this.positions.get(diffId)?.length ?? 0);
   }
 
-  anyNeeded(): boolean {
-    return [...this.positions.keys()].some((d) => this.needs(d));
-  }
-
   isLayer(diffId: string): boolean {
     return this.positions.has(diffId);
   }
 
-  private activePass(): SavePass {
+  private activePass(careful = false): SavePass {
     if (this.closed) throw failure(`${this.name}: already closed`);
-    if (!this.current || this.current.finished) {
-      const pass = new SavePass(this);
+    if (!this.current || this.current.finished || (careful && !this.current.careful)) {
+      const pass = new SavePass(this, careful);
       this.current = pass;
       this.passes.add(pass);
       void pass.done.finally(() => this.passes.delete(pass)).catch(() => undefined);
@@ -265,9 +276,9 @@ class EngineSaveImage implements EngineImage {
   }
 
   /** The layer from a new save stream (it was read or skipped in the current one). */
-  retry(diffId: string): Promise<Readable> {
+  retry(diffId: string, careful = false): Promise<Readable> {
     this.current = undefined;
-    return this.activePass().want(diffId);
+    return this.activePass(careful).want(diffId);
   }
 
   readSpool(diffId: string, spool: Spool): Readable {
@@ -293,6 +304,8 @@ class EngineSaveImage implements EngineImage {
   /** A spool for an entry of `size` bytes: in memory while the budget lasts, else a file. */
   newSpool(size: number): { spool: Spool; out: Writable } {
     const { PassThrough } = require('node:stream') as typeof import('node:stream');
+    this.counts.spooled++;
+    this.counts.spooledBytes += size;
     if (this.memoryUsed + size <= this.memoryBudget) {
       this.memoryUsed += size;
       const chunks: Buffer[] = [];
@@ -307,6 +320,7 @@ class EngineSaveImage implements EngineImage {
       this.spoolDir = fs.mkdtempSync(join(this.spoolParent ?? tmpdir(), 'imagewright-spool-'));
       process.once('exit', this.removeSpoolDir);
     }
+    this.counts.spooledToDisk++;
     const file = join(this.spoolDir, `layer-${++spoolNumber}.tar`);
     const out = fs.createWriteStream(file, { mode: 0o600 });
     return { spool: new Spool(size, undefined, file, (s) => fs.rmSync(s.file!, { force: true })), out };
@@ -318,7 +332,7 @@ class EngineSaveImage implements EngineImage {
     if (pass) this.current = undefined;
     else {
       if (this.closed) throw failure(`${this.name}: already closed`);
-      pass = new SavePass(this);
+      pass = new SavePass(this, false);
       this.passes.add(pass);
     }
     const visiting = pass;
@@ -372,7 +386,15 @@ class SavePass {
   private readonly childOf = new Map<string, string>();
   private readonly positionOf = new Map<string, number>();
 
-  constructor(private readonly image: EngineSaveImage) {
+  /** Which v1 folders' json says they are not the top layer (no config, created at the epoch). */
+  private readonly notTop = new Set<string>();
+
+  /** `careful`: skip no layer of unknown identity on a guess (a retry after such a skip). */
+  constructor(
+    private readonly image: EngineSaveImage,
+    readonly careful: boolean,
+  ) {
+    image.counts.saves++;
     this.idHex = image.id.replace(/^sha256:/, '');
     this.done = this.run();
     this.done.catch(() => undefined);
@@ -430,7 +452,8 @@ class SavePass {
       for (const [diffId, waits] of this.waiters) {
         for (const w of waits) {
           // A layer skipped unrecognised may be it: read it from a new save stream.
-          if (this.skippedUnknown && !this.arrived.has(diffId)) this.image.retry(diffId).then(w.resolve, w.reject);
+          // (Once, and carefully: spooling every unrecognised layer.)
+          if (this.skippedUnknown && !this.careful && !this.arrived.has(diffId)) this.image.retry(diffId, true).then(w.resolve, w.reject);
           else w.reject(failure(`${what}: the Engine's save stream had no layer ${diffId}`));
         }
       }
@@ -465,7 +488,7 @@ class SavePass {
     }
     if (legacy) {
       const position = this.positionOf.get(legacy[1]);
-      return this.layer(entry, header.size, position === undefined ? undefined : this.image.diffIds[position]);
+      return this.layer(entry, header.size, position === undefined ? undefined : this.image.diffIds[position], legacy[1]);
     }
     const blob = /^blobs\/sha256\/([0-9a-f]{64})$/.exec(name);
     if (blob && this.image.isLayer(`sha256:${blob[1]}`)) return this.layer(entry, header.size, `sha256:${blob[1]}`);
@@ -484,8 +507,10 @@ class SavePass {
     this.parentOf.set(v1, parent);
     if (parent) this.childOf.set(parent, v1);
     const count = this.image.diffIds.length;
+    const epoch = !doc.created || doc.created === EPOCH;
     if (!parent) this.positionOf.set(v1, 0);
-    else if (doc.config || (doc.created && doc.created !== EPOCH && !doc.created.startsWith('1970-01-01T00:00:00'))) this.positionOf.set(v1, count - 1);
+    else if (doc.config || !epoch) this.positionOf.set(v1, count - 1);
+    else this.notTop.add(v1);
     // Spread what is known along the parent links, both ways (a few dozen layers: a plain loop).
     for (let changed = true; changed; ) {
       changed = false;
@@ -503,7 +528,22 @@ class SavePass {
   }
 
   /** A layer entry: visited, handed to the one waiting for it, spooled, or skipped. */
-  private async layer(entry: TarEntry, size: number, hint: string | undefined): Promise<void> {
+  /** The layers a legacy folder of unknown place may hold: the places no other folder has, less what its json rules out. */
+  private candidates(v1: string): string[] {
+    const count = this.image.diffIds.length;
+    const claimed = new Set<number>();
+    for (const [id, position] of this.positionOf) if (id !== v1) claimed.add(position);
+    const out: string[] = [];
+    for (let p = 0; p < count; p++) {
+      if (claimed.has(p)) continue;
+      if (p === 0 && this.parentOf.get(v1)) continue;
+      if (p === count - 1 && !this.careful && this.notTop.has(v1)) continue;
+      out.push(this.image.diffIds[p]);
+    }
+    return out;
+  }
+
+  private async layer(entry: TarEntry, size: number, hint: string | undefined, v1?: string): Promise<void> {
     const image = this.image;
     const what = image.name;
     this.sawLayers = true;
@@ -540,10 +580,12 @@ class SavePass {
       this.outs.add(out);
       out.once('close', () => this.outs.delete(out));
       waits[0].resolve(out);
+      image.counts.streamed++;
       return pump(entry, out);
     }
     if (hint && !waits && !image.needs(hint)) return drain(entry);
-    if (!hint && !this.waiters.size && !image.anyNeeded()) {
+    const possible = hint ? [] : v1 ? this.candidates(v1) : [...new Set(image.diffIds)];
+    if (!hint && !possible.some((d) => this.waiters.has(d) || image.needs(d))) {
       this.skippedUnknown = true;
       return drain(entry);
     }

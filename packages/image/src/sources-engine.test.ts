@@ -167,14 +167,36 @@ describe('the Engine source', () => {
         for (const layer of [...layers].reverse()) read.unshift(await hashStream(await layer.open()));
         expect(read).toEqual(diffIds);
         expect(sha(await image.configBytes())).toBe(id);
+        const first = image.stats();
+        expect(first.saves).toBe(1);
+        // The top layer is asked for before anything arrives and is known by its folder's json: never spooled.
+        expect(first.streamed).toBeGreaterThanOrEqual(1);
+        expect(first.streamed + first.spooled).toBe(diffIds.length);
+        expect(first.spooledToDisk).toBe(budget ? 0 : first.spooled);
         // A layer read already comes from a new save stream.
         expect(await hashStream(await layers[1].open())).toBe(diffIds[1]);
+        expect(image.stats().saves).toBe(2);
       } finally {
         await image.close();
       }
       expect(readdirSync(spoolParent)).toEqual([]);
     });
   }
+
+  it('willRead: layers that will not be read are skipped, not spooled', async () => {
+    const image = await openEngineImage(IMAGE, { what: 'test' });
+    try {
+      image.willRead([diffIds.length - 1]);
+      const layers = await image.layers();
+      expect(await hashStream(await layers[diffIds.length - 1].open())).toBe(diffIds[diffIds.length - 1]);
+      expect(sha(await image.configBytes())).toBe(id);
+      expect(image.stats()).toMatchObject({ saves: 1, streamed: 1, spooled: 0 });
+      // One outside the declared set still opens (from a new save stream).
+      expect(await hashStream(await layers[0].open())).toBe(diffIds[0]);
+    } finally {
+      await image.close();
+    }
+  });
 
   it('reads an image whose layers repeat (legacy save: a symlinked layer.tar), by eachLayer and in order', async () => {
     const repeated = await repeatingImage(engine);
