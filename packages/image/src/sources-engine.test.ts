@@ -26,12 +26,10 @@ async function hashStream(stream: Readable): Promise<string> {
 
 async function packTar(entries: { name: string; data: string }[]): Promise<Buffer> {
   const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  pack.on('data', (c: Buffer) => chunks.push(c));
-  const ended = new Promise((r) => pack.on('end', r));
   for (const e of entries) pack.entry({ name: e.name, mode: 0o644, mtime: new Date(0) }, e.data);
   pack.finalize();
-  await ended;
+  const chunks: Buffer[] = [];
+  for await (const chunk of pack as unknown as AsyncIterable<Buffer>) chunks.push(chunk);
   return Buffer.concat(chunks);
 }
 

@@ -25,15 +25,13 @@ interface TarItem {
 
 async function packTar(items: TarItem[]): Promise<Buffer> {
   const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  pack.on('data', (c: Buffer) => chunks.push(c));
-  const ended = new Promise((r) => pack.on('end', r));
   for (const item of items) {
     if (item.type && item.type !== 'file') pack.entry({ name: item.name, type: item.type, linkname: item.linkname });
     else pack.entry({ name: item.name, mode: 0o644 }, item.data ?? '');
   }
   pack.finalize();
-  await ended;
+  const chunks: Buffer[] = [];
+  for await (const chunk of pack as unknown as AsyncIterable<Buffer>) chunks.push(chunk);
   return Buffer.concat(chunks);
 }
 
