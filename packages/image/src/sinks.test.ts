@@ -242,7 +242,8 @@ describe('writeArchive', () => {
   });
 
   it('an image in progress to a file: the top layer is patched in place; the loaded ID is the sha256 of configFor', async () => {
-    const top = await layerTar({ 'top/file': 'top layer\n'.repeat(5000) });
+    // Over 1 MiB: several batched writes before the header is patched.
+    const top = await layerTar({ 'top/file': 'top layer\n'.repeat(5000), 'top/random': require('node:crypto').randomBytes(3 << 20).toString('latin1') });
     const image = inProgress([memoryLayer(busybox)], top);
     const file = join(scratch, 'in-progress.tar');
     const tag = 'imagewright-test/sink-archive:in-progress';
@@ -284,6 +285,32 @@ describe('writeArchive', () => {
     loaded.add(inspected.Id);
     expect(inspected.Id).toBe(sha256Of(image.configs[0]));
     expect(inspected.RootFS.Layers).toEqual([sha256Of(busybox), sha256Of(top)]);
+  });
+
+  it('to the process stdout, piped into docker load: the archive is complete', async () => {
+    const dist = join(__dirname, '..', 'dist');
+    expect(existsSync(join(dist, 'sink-archive.js')), `${dist}: build the package first (nx test does)`).toBe(true);
+    const tag = 'imagewright-test/sink-archive:stdout';
+    const script = `
+      const { writeArchive } = require(${JSON.stringify(join(dist, 'sink-archive.js'))});
+      const { memoryImage } = require(${JSON.stringify(join(dist, 'memory.js'))});
+      const layer = Buffer.from(process.env.LAYER_TAR, 'base64');
+      writeArchive(memoryImage([layer]), { stream: process.stdout }, { tags: [${JSON.stringify(tag)}] })
+        .then(() => process.stderr.write('written\\n'), (e) => { process.stderr.write(e.message); process.exit(1); });
+    `;
+    const layer = await layerTar({ 'stdout/file': 'through stdout\n' });
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LAYER_TAR: layer.toString('base64') } });
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    const loading = docker(['load'], child.stdout!);
+    const [code] = await once(child, 'exit');
+    expect(code, stderr).toBe(0);
+    expect(stderr).toBe('written\n');
+    const out = await loading;
+    expect(out.code, out.stderr).toBe(0);
+    const inspected = await inspectImage(engine, tag);
+    loaded.add(inspected.Id);
+    expect(inspected.RootFS.Layers).toEqual([sha256Of(layer)]);
   });
 
   it('a merge error midway rejects and leaves neither FILE nor FILE.partial', async () => {
