@@ -412,7 +412,8 @@ class SavePass {
 
   abort(error: Error): void {
     this.aborted ??= error;
-    for (const out of this.outs) out.destroy(error);
+    // Streams handed out end without an error: whoever closes the image has stopped reading them.
+    for (const out of this.outs) out.destroy();
     this.extract?.destroy(error);
     (this.source as unknown as Readable | undefined)?.destroy?.();
   }

@@ -216,6 +216,19 @@ describe('the Engine source', () => {
     }
   });
 
+  it('close() mid-read ends the save stream and removes the spool', async () => {
+    const spoolParent = mkdtempSync(join(dir, 'spool-'));
+    const image = await openEngineImage(IMAGE, { what: 'test', spoolMemoryBytes: 0, spoolParent });
+    const layers = await image.layers();
+    const bottom = await layers[0].open();
+    // Everything above arrived before the bottom was read: spooled to disk or still to come.
+    await new Promise((resolve) => bottom.once('readable', resolve));
+    await image.close();
+    expect(bottom.destroyed || bottom.readableEnded).toBe(true);
+    expect(readdirSync(spoolParent)).toEqual([]);
+    await expect(image.configBytes()).rejects.toMatchObject({ message: expect.stringMatching(/already closed/) });
+  });
+
   it('names a missing image in one line', async () => {
     await expect(openImage('imagewright-test/no-such-image:nope', { input: '--from' })).rejects.toMatchObject({
       exitCode: 2,
