@@ -2,7 +2,7 @@ import type { Readable, Transform } from 'node:stream';
 import { failure, ImagewrightError } from '@imagewright/core';
 import type { Engine } from '@imagewright/docker';
 import { type ImageInProgress, sha256Of } from './model';
-import { type AnyImage, blobPath, checkDiffIds, dockerManifest, isInProgress, type StreamTar, tarOf, writeBlobs, writeTarStream } from './sink-archive';
+import { type AnyImage, blobPath, checkDiffIds, dockerManifest, isInProgress, OCI_TYPES, type StreamTar, tarOf, writeBlobs, writeTarStream } from './sink-archive';
 
 /**
  * The Engine as a sink. The image is loaded UNTAGGED: callers tag it once they have checked it,
@@ -106,7 +106,7 @@ async function importSquashed(engine: Engine, image: ImageInProgress, options: L
     const configBytes = image.configFor({ diffId: done.diffId });
     checkDiffIds(image.name, configBytes, [done.diffId]);
     const id = sha256Of(configBytes);
-    const written = { configBytes, config: { mediaType: '', digest: id, size: configBytes.length }, layers: [{ mediaType: '', digest: done.diffId, size: done.size }] };
+    const written = { configBytes, config: { mediaType: OCI_TYPES.config, digest: id, size: configBytes.length }, layers: [{ mediaType: OCI_TYPES.layer, digest: done.diffId, size: done.size }] };
     // manifest.json names the layer, which is not in the tar: the Engine has it from the import.
     const metadata = tarOf([
       { name: 'manifest.json', body: dockerManifest(written, []) },
