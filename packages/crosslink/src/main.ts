@@ -23,7 +23,8 @@ and renamed over the path (a path is never missing). Left alone, and counted:
   not linked: other filesystem   a hard link cannot cross filesystems;
   not linked: changed            the file changed since the survey.
 Linked copies take the master's mtime. Empty files are never linked (nothing to save). Bytes
-saved counts inodes none of whose links is left.`,
+saved counts inodes none of whose links is left. A link that fails is named on stderr (the copy
+stays as it was) and the exit code is 1.`,
   json: true,
   options: {
     link: { type: 'boolean', description: 'replace copies with hard links to the first one' },
