@@ -3,6 +3,10 @@ import type { Engine } from '@imagewright/docker';
 import { failure, usageError } from '@imagewright/core';
 import { type Image, type ImageInProgress, sha256Of } from './model';
 import { formatLocation, type ImageLocation, parseLocation } from './reference';
+import { writeArchive } from './sink-archive';
+import { loadIntoEngine } from './sink-engine';
+import { writeOciArchive, writeOciLayout } from './sink-oci';
+import { pushToRegistry, registryFor } from './sink-registry';
 
 /**
  * Where a made image goes: the Engine (default), a registry, an archive or an OCI layout. A tag
@@ -10,7 +14,8 @@ import { formatLocation, type ImageLocation, parseLocation } from './reference';
  * image it pointed at before keeps a backup tag `<repo>:<backupTag>` written first.
  */
 
-export type Destination = { location: ImageLocation } | { output: string };
+/** `output`: a docker-archive file or `-` (stdout), naming the image `tags` inside. */
+export type Destination = { location: ImageLocation } | { output: string; tags?: string[] };
 
 export interface WriteOptions {
   env?: NodeJS.ProcessEnv;
@@ -56,9 +61,8 @@ export function splitTag(ref: string): { repo: string; tag: string | undefined }
 
 export async function writeImage(image: Image | ImageInProgress, destination: Destination, options: WriteOptions): Promise<WriteResult> {
   if ('output' in destination) {
-    const { writeArchive } = require('./sink-archive') as typeof import('./sink-archive');
     const target = destination.output === '-' ? { stream: options.stdout ?? process.stdout } : { file: destination.output };
-    await writeArchive(image, target, { tags: isInProgress(image) ? [] : image.tags });
+    await writeArchive(image, target, { tags: destination.tags ?? (isInProgress(image) ? [] : image.tags.filter((t) => !t.includes('<none>'))) });
     const { diffIds, config } = await expectedIds(image);
     return { where: destination.output === '-' ? 'stdout' : destination.output, id: sha256Of(config), diffIds };
   }
@@ -69,17 +73,14 @@ export async function writeImage(image: Image | ImageInProgress, destination: De
     case 'registry':
       return toRegistry(image, location.ref, options);
     case 'docker-archive': {
-      const { writeArchive } = require('./sink-archive') as typeof import('./sink-archive');
       await writeArchive(image, { file: location.path }, { tags: location.ref ? [location.ref] : [] });
       break;
     }
     case 'oci': {
-      const { writeOciLayout } = require('./sink-oci') as typeof import('./sink-oci');
       await writeOciLayout(image, location.path, { tag: location.ref });
       break;
     }
     case 'oci-archive': {
-      const { writeOciArchive } = require('./sink-oci') as typeof import('./sink-oci');
       await writeOciArchive(image, location.path, { tag: location.ref });
       break;
     }
@@ -90,7 +91,6 @@ export async function writeImage(image: Image | ImageInProgress, destination: De
 
 async function toEngine(image: Image | ImageInProgress, ref: string, options: WriteOptions): Promise<WriteResult> {
   const engine = await options.engine();
-  const { loadIntoEngine } = require('./sink-engine') as typeof import('./sink-engine');
   const loaded = await loadIntoEngine(engine, image, {});
   const expected = await expectedIds(image);
   const id = sha256Of(expected.config);
@@ -118,7 +118,6 @@ async function toEngine(image: Image | ImageInProgress, ref: string, options: Wr
 async function toRegistry(image: Image | ImageInProgress, ref: string, options: WriteOptions): Promise<WriteResult> {
   const { repo, tag } = splitTag(ref);
   if (!tag) throw usageError(`docker://${ref}: allowed a tag to write to (host/repo:tag)`);
-  const { pushToRegistry, registryFor } = require('./sink-registry') as typeof import('./sink-registry');
   const { registry, repository } = registryFor(repo, options.env);
   let backup: WriteResult['backup'];
   const previous = await registry.getManifest(repository, tag);

@@ -6,7 +6,7 @@ import { type Image, type ImageConfig, type ImageInProgress, type Layer, seriali
 import { squashConfig, sharedLayers } from './mutate';
 import { openImage } from './open';
 import { formatLocation, type ImageLocation, parseLocation } from './reference';
-import { ENGINE_FILES, exportedImage } from './source-export';
+import { configFromInspect, ENGINE_FILES, exportedImage, inspectImage } from './source-export';
 
 /**
  * Squash as one streaming pass: a source (any transport), the merge of its upper layers into one
@@ -54,7 +54,6 @@ async function diffIdsOf(text: string, input: string, request: SquashRequest): P
   const location = parseLocation(text, input);
   if (location.transport === 'engine') {
     const engine = await request.engine!();
-    const { inspectImage } = require('./source-export') as typeof import('./source-export');
     return (await inspectImage(engine, location.ref)).RootFS?.Layers ?? [];
   }
   const image = await openImage(location, { env: request.env, input });
@@ -128,7 +127,6 @@ export async function configOf(text: string, input: string, request: Pick<Squash
   const location = parseLocation(text, input);
   if (location.transport === 'engine') {
     const engine = await (request.engine ?? (async () => (require('@imagewright/docker') as typeof import('@imagewright/docker')).connectEngine(request.env)))();
-    const { configFromInspect, inspectImage } = require('./source-export') as typeof import('./source-export');
     return configFromInspect(await inspectImage(engine, location.ref));
   }
   const image = await openImage(location, { env: request.env, input });

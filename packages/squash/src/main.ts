@@ -79,7 +79,7 @@ container export (the Engine merges, in order; its /.dockerenv is left out); oth
             }
           : undefined,
       });
-      const written = await image.writeImage(result, output ? { output } : { location: dest! }, { env, engine: connect, backupTag: 'pre-squash', stdout: out.stdout });
+      const written = await image.writeImage(result, output ? { output, tags: dest?.transport === 'engine' ? [dest.ref] : [] } : { location: dest! }, { env, engine: connect, backupTag: 'pre-squash', stdout: out.stdout });
       if (bar) out.stderr.write('\r\x1b[K');
       const stats = await result.stats;
       const seconds = (Date.now() - started) / 1000;
