@@ -122,16 +122,17 @@ function applyLayer(fs: Fs, entries: Read[]): void {
       }
     }
   };
+  // Marks hide lower layers whatever their order; the directories they sit in exist afterwards.
   for (const entry of entries) {
-    if (entry.kind === 'whiteout' || entry.kind === 'opaque') parents(entry.name);
     if (entry.kind === 'whiteout') remove(fs, entry.target);
     else if (entry.kind === 'opaque') {
       for (const key of [...fs.keys()]) if (key !== entry.target && (entry.target === '' || key.startsWith(`${entry.target}/`))) fs.delete(key);
-    } else if (!names.has(entry.name)) {
+    } else if (entry.kind !== 'whiteout' && !names.has(entry.name)) {
       names.add(entry.name);
       firsts.push(entry);
     }
   }
+  for (const entry of entries) if (entry.kind === 'whiteout' || entry.kind === 'opaque') parents(entry.name);
   const place = (name: string, value: Inode) => {
     parents(name);
     if (value.kind === 'dir' && isDir(fs.get(name))) fs.set(name, value);
@@ -190,8 +191,19 @@ async function expectSameFilesystem(layers: Buffer[], keep: number, crosslink: b
   expect(stats.diffId).toBe(memoryLayer(bytes).diffId);
   const expected = await apply(layers);
   const actual = await apply([...layers.slice(0, keep), bytes]);
-  expect(listing(actual, !crosslink)).toEqual(listing(expected, !crosslink));
-  if (crosslink) {
+  // Below kept layers a hard link to a file the merged layers delete cannot stay a link: compare contents.
+  const links = !crosslink && keep === 0;
+  expect(listing(actual, links)).toEqual(listing(expected, links));
+  if (!crosslink && keep > 0) {
+    // Paths the output links share an inode in the source too.
+    const byInode = new Map<Inode, Inode | 'implicit' | undefined>();
+    for (const [path, value] of actual) {
+      if (value === 'implicit' || value.kind === 'dir') continue;
+      if (!byInode.has(value)) byInode.set(value, expected.get(path));
+      else expect(expected.get(path), `${path} linked in the output only`).toBe(byInode.get(value));
+    }
+  }
+  if (crosslink && keep === 0) {
     // Every set of paths sharing an inode in the source still shares one.
     const inodeOf = new Map<string, Inode | 'implicit' | undefined>([...expected.keys()].map((path) => [path, actual.get(path)]));
     const byInode = new Map<Inode, Inode | 'implicit' | undefined>();
@@ -499,18 +511,27 @@ async function randomStack(seed: number): Promise<Buffer[]> {
         const target = pick(candidates);
         const name = anyPath();
         if (name === target) continue;
-        add({ name: prefix + name, type: 'link', linkname: pick(['', './', '/'].slice(0, 2)) + target });
+        add({ name: prefix + name, type: 'link', linkname: pick(['', './']) + target });
+        // The target's version is fixed now: nothing later in this layer may write that path.
+        used.add(target);
       } else if (op < 0.8) {
         if (existing.length === 0) continue;
         const path = pick(existing);
         const slash = path.lastIndexOf('/');
         const wh = slash === -1 ? `.wh.${path}` : `${path.slice(0, slash)}/.wh.${path.slice(slash + 1)}`;
-        if (!specs.some((s) => normalizeName(s.name) === wh)) specs.push({ name: wh });
+        if (!used.has(wh) && ![...ancestors(wh)].some((a) => nonDirs.has(a))) {
+          used.add(wh);
+          specs.push({ name: wh });
+        }
       } else if (op < 0.88) {
         const dirs = existing.filter((k) => isDir(fs.get(k)));
         if (dirs.length === 0) continue;
         const dir = pick(dirs);
-        if (!specs.some((s) => normalizeName(s.name) === `${dir}/.wh..wh..opq`) && ![...ancestors(`${dir}/x`)].some((a) => nonDirs.has(a))) specs.push({ name: `${dir}/.wh..wh..opq` });
+        const marker = `${dir}/.wh..wh..opq`;
+        if (!used.has(marker) && ![...ancestors(marker)].some((a) => nonDirs.has(a))) {
+          used.add(marker);
+          specs.push({ name: marker });
+        }
       } else {
         // Replace: a file where a directory was, or a directory where a file was.
         if (existing.length === 0) continue;
@@ -530,7 +551,7 @@ async function randomStack(seed: number): Promise<Buffer[]> {
 
 describe('mergeLayers on random layer stacks', () => {
   it('gives the filesystem the layers give, full and partial, with and without crosslinks (200 stacks)', async () => {
-    for (let seed = 1; seed <= 200; seed++) {
+    for (let seed = 1; seed <= Number(process.env.MERGE_STACKS ?? 200); seed++) {
       const layers = await randomStack(seed);
       for (let keep = 0; keep < layers.length; keep++) {
         for (const crosslink of [false, true]) {
@@ -545,3 +566,4 @@ describe('mergeLayers on random layer stacks', () => {
     }
   });
 });
+

@@ -504,6 +504,7 @@ class Merger {
         if (entry.kind === 'whiteout') layer.tombstones.add(entry.target);
         else if (entry.kind === 'opaque') layer.opaques.add(entry.target);
         else if (!layer.versions.has(entry.name)) await this.keptEntry(kept, layer, entry);
+        if (entry.kind === 'whiteout' || entry.kind === 'opaque') kept.claimParents(entry.name);
       }
       await this.copyGone(layer);
       this.checkPending(layer);
@@ -527,6 +528,7 @@ class Merger {
     const isDir = entry.kind === 'dir';
     const shows = kept.visible(entry.name, isDir);
     if (shows) kept.claim(entry.name, isDir);
+    else kept.claimParents(entry.name);
     const waiting = this.takeWaiting(layer, entry.name);
     const root = waiting && find(waiting);
     if (isDir) {
