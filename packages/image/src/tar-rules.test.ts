@@ -6,8 +6,8 @@ import { headerForPack, loadTar, normalizeName, parseWhiteout, unsafeLink, unsaf
 async function packed(entries: { header: Record<string, unknown>; body?: Buffer }[]): Promise<Buffer> {
   const pack = loadTar().pack();
   const chunks: Buffer[] = [];
-  pack.on('data', (chunk: Buffer) => chunks.push(chunk));
-  const ended = new Promise((resolve) => pack.on('end', resolve));
+  pack.on('data', (chunk: unknown) => void chunks.push(chunk as Buffer));
+  const ended = new Promise<void>((resolve) => pack.on('end', () => resolve()));
   for (const { header, body } of entries) {
     await new Promise<void>((resolve, reject) => pack.entry(header as never, body ?? Buffer.alloc(0), (error) => (error ? reject(error) : resolve())));
   }
@@ -62,7 +62,7 @@ describe('whiteouts', () => {
     expect(parseWhiteout('.wh..wh..opq')).toEqual({ kind: 'opaque', target: '' });
     expect(parseWhiteout('a/.wh.b')).toEqual({ kind: 'whiteout', target: 'a/b' });
     expect(parseWhiteout('.wh.b')).toEqual({ kind: 'whiteout', target: 'b' });
-    expect(parseWhiteout('a/.wh.').kind).toBe('invalid');
+    expect(parseWhiteout('a/.wh.')?.kind).toBe('invalid');
     expect(parseWhiteout('.wh..wh.plnk/123')).toEqual({ kind: 'aufs-meta' });
     expect(parseWhiteout('.wh..wh.aufs')).toEqual({ kind: 'aufs-meta' });
     expect(parseWhiteout('.wh..wh.orph/x')).toEqual({ kind: 'aufs-meta' });
