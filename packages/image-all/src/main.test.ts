@@ -59,11 +59,11 @@ describe('image-all', () => {
       expect(result.stderr).toContain(`==> squash: squash --onto ${REPO}:common-latest`);
       const after = await engine.getImage(`${REPO}:latest`).inspect();
       // The common image's layers stay shared; the mission's own become one.
-      expect(after.RootFS.Layers).toEqual([...common.RootFS.Layers, expect.stringMatching(/^sha256:/)]);
-      expect(before.RootFS.Layers.length).toBeGreaterThan(after.RootFS.Layers.length);
+      expect(after.RootFS.Layers).toEqual([...(common.RootFS.Layers ?? []), expect.stringMatching(/^sha256:/)]);
+      expect(before.RootFS.Layers!.length).toBeGreaterThan(after.RootFS.Layers!.length);
       expect((await engine.getImage(`${REPO}:pre-squash`).inspect()).Id).toBe(before.Id);
       const pushed = JSON.parse(skopeo.run(loggedIn, ['inspect', `docker://${registry.host}/${REPO}:latest`]).toString('utf8'));
-      expect(pushed.Layers).toHaveLength(after.RootFS.Layers.length);
+      expect(pushed.Layers).toHaveLength(after.RootFS.Layers!.length);
       // Without the squash entry there is no squash step.
       rmSync(spec);
       const plain = await runBin('image-all', ['--only', 'test', '--json'], { env });

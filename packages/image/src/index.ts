@@ -14,3 +14,7 @@ export * from './tar-rules';
 export * from './entries';
 export { mergeLayers, type MergeOptions, type MergeStats, type MergedLayer } from './merge';
 export { Crosslinker, type CrosslinkOptions, type EntryWriter } from './crosslinker';
+export * from './mutate';
+export * from './squash';
+export * from './destination';
+export { exportedImage, configFromInspect, inspectImage, ENGINE_FILES } from './source-export';
