@@ -92,8 +92,9 @@ container export (the Engine merges, in order; its /.dockerenv is left out); oth
         ...(written.digest ? { digest: written.digest } : {}),
         layers: { before: plan.layers, after: plan.keep + 1, kept: plan.keep },
         via: plan.viaExport ? 'container export' : 'layers',
-        bytes: { read: stats.bytesRead, written: stats.size, savedByCrosslink: stats.bytesSavedByLinks, dropped: stats.bytesDropped },
-        files: { linked: stats.linksMade, dropped: stats.filesDropped },
+        // Through a container export the Engine has already left out overwritten and deleted files: not counted.
+        bytes: { read: stats.bytesRead, written: stats.size, savedByCrosslink: stats.bytesSavedByLinks, dropped: plan.viaExport ? null : stats.bytesDropped },
+        files: { linked: stats.linksMade, dropped: plan.viaExport ? null : stats.filesDropped },
         ...(sizes ? { size: sizes } : {}),
         ...(written.backup ? { backup: written.backup } : {}),
         seconds,
@@ -102,7 +103,8 @@ container export (the Engine merges, in order; its /.dockerenv is left out); oth
       const { humanSize } = require('@imagewright/core') as typeof import('@imagewright/core');
       const say = (text: string) => out.stderr.write(`squash: ${text}\n`);
       say(`${plan.layers} layer${plan.layers === 1 ? '' : 's'} → ${plan.keep + 1}${plan.keep ? ` (${plan.keep} kept)` : ''}, read ${humanSize(stats.bytesRead)} via ${report.via}, wrote ${humanSize(stats.size)}`);
-      say(`crosslink saved ${humanSize(stats.bytesSavedByLinks)} (${stats.linksMade} hard links); overwritten or deleted files dropped ${humanSize(stats.bytesDropped)} (${stats.filesDropped} files)`);
+      const dropped = plan.viaExport ? 'overwritten or deleted files left out by the Engine' : `overwritten or deleted files dropped ${humanSize(stats.bytesDropped)} (${stats.filesDropped} files)`;
+      say(`crosslink saved ${humanSize(stats.bytesSavedByLinks)} (${stats.linksMade} hard links); ${dropped}`);
       if (sizes) say(`size ${humanSize(sizes.before)} → ${humanSize(sizes.after)}`);
       if (written.backup) say(`${written.backup.ref} keeps the previous image ${short(written.backup.id)}`);
       say(`${written.where} is ${short(written.id)}, in ${formatElapsed(seconds)}`);
