@@ -11,3 +11,5 @@ export * from './ecr';
 export * from './faulty-proxy';
 export * from './registry-fixture';
 export * from './process-env';
+export * from './layered-image';
+export * from './export-compare';
