@@ -466,12 +466,14 @@ function randomStack(seed: number): LayerSpec[] {
       }
       return true;
     };
-    const ops = 3 + Math.floor(rnd() * 8);
+    const ops = 5 + Math.floor(rnd() * 12);
     for (let o = 0; o < ops; o++) {
       const depth = 1 + Math.floor(rnd() * 3);
       const path = ['r', ...Array.from({ length: depth }, () => pick(NAMES))].join('/');
       const existing = [...state.keys()].filter((p) => p.startsWith('r/'));
-      const op = l === 0 ? pick(['file', 'file', 'dir', 'symlink', 'fifo', 'link'] as const) : pick(['file', 'file', 'dir', 'symlink', 'fifo', 'link', 'whiteout', 'whiteout', 'opaque', 'chmod'] as const);
+      const op = l === 0
+        ? pick(['file', 'file', 'file', 'dir', 'symlink', 'fifo', 'link', 'link'] as const)
+        : pick(['file', 'file', 'file', 'dir', 'symlink', 'fifo', 'link', 'link', 'whiteout', 'whiteout', 'opaque', 'chmod'] as const);
       if (op === 'whiteout' || op === 'opaque' || op === 'chmod') {
         const target = existing.length ? pick(existing) : undefined;
         if (!target || written.has(target) || blocked(target) || [...written.keys()].some((p) => p.startsWith(`${target}/`))) continue;
