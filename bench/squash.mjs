@@ -23,6 +23,10 @@ const require = createRequire(join(root, 'packages/image/package.json'));
 const tar = require('tar-stream');
 
 const args = process.argv.slice(2);
+if (args.includes('--help') || args.includes('-h')) {
+  process.stdout.write('usage: node bench/squash.mjs [--files N] [--rounds R] [--no-scale] [--json] [--build-only]\n');
+  process.exit(0);
+}
 const opt = (name, fallback) => {
   const i = args.indexOf(name);
   return i >= 0 ? Number(args[i + 1]) : fallback;
@@ -237,6 +241,12 @@ async function benchImage(files, { withOriginal }) {
   };
 }
 
+if (args.includes('--build-only')) {
+  // For profiling by hand: the bench image, kept, tagged imagewright-bench/squash:profile.
+  await buildImage('imagewright-bench/squash:profile', FILES);
+  log('bench/squash: built imagewright-bench/squash:profile');
+  process.exit(0);
+}
 const small = await benchImage(FILES, { withOriginal: true });
 const big = SCALE ? await benchImage(FILES * 10, { withOriginal: false }) : undefined;
 const mb = (b) => `${(b / 1e6).toFixed(1)} MB`;

@@ -61,7 +61,12 @@ export function splitTag(ref: string): { repo: string; tag: string | undefined }
 
 export async function writeImage(image: Image | ImageInProgress, destination: Destination, options: WriteOptions): Promise<WriteResult> {
   if ('output' in destination) {
-    const target = destination.output === '-' ? { stream: options.stdout ?? process.stdout } : { file: destination.output };
+    const target =
+      destination.output === '-'
+        ? { stream: options.stdout ?? process.stdout }
+        : notRegular(destination.output)
+          ? { stream: (require('node:fs') as typeof import('node:fs')).createWriteStream(destination.output) }
+          : { file: destination.output };
     await writeArchive(image, target, { tags: destination.tags ?? (isInProgress(image) ? [] : image.tags.filter((t) => !t.includes('<none>'))) });
     const { diffIds, config } = await expectedIds(image);
     return { where: destination.output === '-' ? 'stdout' : destination.output, id: sha256Of(config), diffIds };
@@ -73,7 +78,8 @@ export async function writeImage(image: Image | ImageInProgress, destination: De
     case 'registry':
       return toRegistry(image, location.ref, options);
     case 'docker-archive': {
-      await writeArchive(image, { file: location.path }, { tags: location.ref ? [location.ref] : [] });
+      const fs = require('node:fs') as typeof import('node:fs');
+      await writeArchive(image, notRegular(location.path) ? { stream: fs.createWriteStream(location.path) } : { file: location.path }, { tags: location.ref ? [location.ref] : [] });
       break;
     }
     case 'oci': {
@@ -148,6 +154,11 @@ export async function writeStream(data: import('node:stream').Readable, target: 
     return;
   }
   const fs = require('node:fs') as typeof import('node:fs');
+  if (notRegular(target.file)) {
+    // /dev/null, a fifo, /dev/stdout: written in place, never replaced by a renamed file.
+    await pipeline(data, fs.createWriteStream(target.file));
+    return;
+  }
   const partial = `${target.file}.partial`;
   const cleanup = () => fs.rmSync(partial, { force: true });
   process.once('exit', cleanup);
@@ -160,4 +171,11 @@ export async function writeStream(data: import('node:stream').Readable, target: 
   } finally {
     process.off('exit', cleanup);
   }
+}
+
+/** An existing path that is not a regular file (a device, a fifo): written to, never renamed over. */
+export function notRegular(path: string): boolean {
+  const fs = require('node:fs') as typeof import('node:fs');
+  const stat = fs.statSync(path, { throwIfNoEntry: false });
+  return stat !== undefined && !stat.isFile();
 }

@@ -59,12 +59,17 @@ export type MergedLayer = LayerInProgress & { stats: Promise<MergeStats> };
  * when what they hide exists in the kept layers, and a directory deleted (or replaced) and made
  * again in the merged layers gets an opaque marker. With keep = 0 no whiteout is written.
  */
+/** Bytes of output the merge may write before its reader takes them. */
+const READ_AHEAD = 32 * 1024 * 1024;
+
 export function mergeLayers(layers: Layer[], options: MergeOptions = {}): MergedLayer {
   const { Transform } = require('node:stream') as typeof import('node:stream');
   const { createHash } = require('node:crypto') as typeof import('node:crypto');
   const hash = createHash('sha256');
   let size = 0;
   const output: Transform = new Transform({
+    // The merge runs ahead of its reader (an Engine applying the layer, an upload): both sides busy at once.
+    readableHighWaterMark: READ_AHEAD,
     transform(chunk: Buffer, _encoding, callback) {
       hash.update(chunk);
       size += chunk.length;

@@ -395,6 +395,9 @@ export function dockerManifest(written: WrittenImage, repoTags: string[]): Buffe
  */
 export async function writeTarFile<T>(file: string, image: AnyImage, write: (tar: FileTar) => Promise<T>): Promise<T> {
   const { open, rename } = require('node:fs/promises') as typeof import('node:fs/promises');
+  const stat = (require('node:fs') as typeof import('node:fs')).statSync(file, { throwIfNoEntry: false });
+  // Renaming FILE.partial over a device or fifo would replace it (/dev/null!) with a plain file.
+  if (stat && !stat.isFile()) throw usageError(`${file}: not a regular file; allowed a new file or one to replace (or - for stdout)`);
   const partial = `${file}.partial`;
   const forget = removeOnExit(partial);
   let handle: FileHandle | undefined;

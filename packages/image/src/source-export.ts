@@ -64,7 +64,14 @@ export async function exportedImage(engine: Engine, ref: string): Promise<Image 
     // Created, never started: a command is required by the API but never runs.
     const container = await engine.createContainer({ Image: info.Id, Cmd: ['/imagewright-export'], Entrypoint: [], Labels: { [EXPORT_LABEL]: owner() } });
     containers.add(container.id);
-    const stream = (await container.export()) as unknown as Readable;
+    const exported = (await container.export()) as unknown as Readable;
+    // A deep buffer lets the Engine keep writing the export while the merge hashes (two cores,
+    // two busy processes): without it each waits for the other at every 16 KiB.
+    const { PassThrough } = require('node:stream') as typeof import('node:stream');
+    const stream = new PassThrough({ highWaterMark: READ_AHEAD });
+    exported.once('error', (error) => stream.destroy(error));
+    stream.once('close', () => exported.destroy());
+    exported.pipe(stream);
     const done = () => {
       containers.delete(container.id);
       void engine.getContainer(container.id).remove({ force: true }).catch(() => undefined);
@@ -94,6 +101,8 @@ export async function exportedImage(engine: Engine, ref: string): Promise<Image 
 }
 
 const EXPORT_LABEL = 'imagewright.export';
+/** Bytes of the export read ahead of the merge. */
+const READ_AHEAD = 32 * 1024 * 1024;
 const owner = () => `${(require('node:os') as typeof import('node:os')).hostname()}:${process.pid}`;
 
 /**

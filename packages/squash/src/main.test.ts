@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildImage, type Engine } from '@imagewright/docker';
@@ -161,6 +161,10 @@ describe('squash', () => {
     expect(inspected.Layers).toHaveLength(1);
     const load = spawnSync(dockerCli(), ['load', '-i', file], { encoding: 'utf8' });
     expect(load.status).toBe(0);
+    expect(load.stdout).toContain(`Loaded image: ${REPO}:from-archive`);
+    // A device is written to, never renamed over: /dev/null stays /dev/null.
+    expect((await runBin('squash', [SRC, '-o', '/dev/null'])).code).toBe(0);
+    expect(statSync('/dev/null').isCharacterDevice()).toBe(true);
     const oci = join(work, 'src.oci.tar');
     execSkopeo(['copy', '-q', `docker-daemon:${SRC}`, `oci-archive:${oci}:src`]);
     const fromOci = await runBin('squash', [`oci-archive:${oci}`, '-t', `${REPO}:from-oci`, '--json']);
