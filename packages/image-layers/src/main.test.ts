@@ -110,7 +110,7 @@ describe('image-layers', () => {
     expect(lines.slice(0, 3).map((l) => l.replace(/^(layer \d+): .*/, '$1'))).toEqual(['layer 0', 'layer 1', 'layer 2']);
     expect(lines[2]).toMatch(/^layer 2: 2B in 1 files, 0B wasted: .*rm -r \/data\/big/);
     expect(lines).toContain(`wasted: ${BIG + KEEP + 4} (105kB) in 3 files overwritten or deleted by later layers`);
-    const tty = spawnSync('script', ['-qec', `${join(REPO_ROOT, 'packages', 'image-layers', 'dist', 'main.js')} ${id}`, '/dev/null'], { env: { ...process.env, NO_COLOR: '1' }, encoding: 'utf8' });
+    const tty = spawnSync('script', ['-qec', `${join(REPO_ROOT, 'packages', 'image-layers', 'dist', 'main.js')} ${id}`, '/dev/null'], { env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined }, encoding: 'utf8' });
     expect(tty.status).toBe(0);
     expect(tty.stdout.replace(/\r/g, '').split('\n')[0]).toMatch(/^LAYER +SIZE +FILES +WASTED +CREATED BY$/);
   });

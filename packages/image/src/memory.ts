@@ -1,5 +1,5 @@
-import { Readable } from 'node:stream';
-import { type Image, type ImageConfig, type Layer, serializeConfig, sha256Of } from './model';
+import { PassThrough, Readable } from 'node:stream';
+import { type Image, type ImageConfig, type ImageInProgress, type Layer, serializeConfig, sha256Of } from './model';
 
 export const LAYER_TAR = 'application/vnd.oci.image.layer.v1.tar';
 
@@ -34,5 +34,52 @@ export function memoryImage(layers: Buffer[], config: Partial<ImageConfig> = {},
     config: async () => JSON.parse(bytes.toString('utf8')) as ImageConfig,
     layers: async () => made,
     close: async () => undefined,
+  };
+}
+
+/**
+ * An image in progress whose top layer `top` arrives through a stream in pieces, as a merge
+ * writes it; `done` resolves when it has been read to its end. `failAfter`: the stream fails after
+ * that many bytes, as a merge error would. `configs` collects what `configFor` returned.
+ */
+export function streamedImage(
+  base: Layer[],
+  top: Buffer,
+  options: { baseInEngine?: boolean; failAfter?: number; config?: Partial<ImageConfig> } = {},
+): ImageInProgress & { configs: Buffer[] } {
+  const stream = new PassThrough();
+  const limit = options.failAfter ?? top.length;
+  const done = new Promise<{ diffId: string; size: number }>((resolve, reject) => {
+    stream.once('end', () => resolve({ diffId: sha256Of(top), size: top.length }));
+    stream.once('error', reject);
+  });
+  done.catch(() => undefined);
+  void (async () => {
+    const { once } = require('node:events') as typeof import('node:events');
+    for (let offset = 0; offset < limit; offset += 10_000) {
+      if (!stream.write(top.subarray(offset, Math.min(offset + 10_000, limit)))) await once(stream, 'drain').catch(() => undefined);
+      if (stream.destroyed) return;
+    }
+    if (options.failAfter !== undefined) stream.destroy(new Error('merge failed'));
+    else stream.end();
+  })();
+  const configs: Buffer[] = [];
+  return {
+    name: 'test-in-progress',
+    base,
+    baseInEngine: options.baseInEngine ?? false,
+    top: { stream, done },
+    configs,
+    configFor: ({ diffId }) => {
+      const bytes = serializeConfig({
+        architecture: 'amd64',
+        os: 'linux',
+        ...options.config,
+        rootfs: { type: 'layers', diff_ids: [...base.map((l) => l.diffId), diffId] },
+        history: [...base, top].map(() => ({ created: '1970-01-01T00:00:00Z', created_by: 'test' })),
+      });
+      configs.push(bytes);
+      return bytes;
+    },
   };
 }

@@ -1,3 +1,4 @@
+import { seededRandom } from '@imagewright/testing';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { readEntries } from './entries';
@@ -451,22 +452,12 @@ describe('mergeLayers', () => {
 
 // ---- random layer stacks against the reference applier ---------------------------------------
 
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const DIRS = ['', 'a', 'b', 'a/c', 'a/c/d'];
 const FILES = ['f', 'g', 'h'];
 
 async function randomStack(seed: number): Promise<Buffer[]> {
-  const rnd = random(seed);
+  const rnd = seededRandom(seed);
   const pick = <T,>(items: T[]): T => items[Math.floor(rnd() * items.length)];
   const anyPath = () => {
     const dir = pick(DIRS);

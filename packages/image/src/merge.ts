@@ -61,19 +61,34 @@ export type MergedLayer = LayerInProgress & { stats: Promise<MergeStats> };
  */
 /** Bytes of output the merge may write before its reader takes them. */
 const READ_AHEAD = 32 * 1024 * 1024;
+/** Output is passed on in pieces of about this size. */
+const GATHER = 256 * 1024;
 
 export function mergeLayers(layers: Layer[], options: MergeOptions = {}): MergedLayer {
   const { Transform } = require('node:stream') as typeof import('node:stream');
   const { createHash } = require('node:crypto') as typeof import('node:crypto');
   const hash = createHash('sha256');
   let size = 0;
+  // tar-stream writes a header and each body piece as its own chunk: gathered into bigger ones,
+  // the reader (a socket to the Engine, an upload) makes far fewer writes.
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
   const output: Transform = new Transform({
     // The merge runs ahead of its reader (an Engine applying the layer, an upload): both sides busy at once.
     readableHighWaterMark: READ_AHEAD,
     transform(chunk: Buffer, _encoding, callback) {
       hash.update(chunk);
       size += chunk.length;
-      callback(null, chunk);
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      if (pendingBytes < GATHER) return callback();
+      const gathered = Buffer.concat(pending, pendingBytes);
+      pending = [];
+      pendingBytes = 0;
+      callback(null, gathered);
+    },
+    flush(callback) {
+      callback(null, pendingBytes ? Buffer.concat(pending, pendingBytes) : undefined);
     },
   });
   let resolveDone!: (value: { diffId: string; size: number }) => void;
@@ -303,20 +318,16 @@ class Merger {
     return readEntries(await this.open(index), { label: this.label(index) });
   }
 
+  private layerState(index: number): LayerState {
+    return { index, label: this.label(index), tombstones: new Set(), opaques: new Set(), versions: new Map(), waiting: new Map(), goneNodes: [] };
+  }
+
   private dropped(entry: LayerEntry): boolean {
     return entry.kind !== 'whiteout' && entry.kind !== 'opaque' && (this.options.drop?.(entry.name) ?? false);
   }
 
   private async mergeLayer(index: number): Promise<void> {
-    const layer: LayerState = {
-      index,
-      label: this.label(index),
-      tombstones: new Set(),
-      opaques: new Set(),
-      versions: new Map(),
-      waiting: new Map(),
-      goneNodes: [],
-    };
+    const layer = this.layerState(index);
     for await (const entry of await this.entries(index)) {
       if (this.dropped(entry)) continue;
       if (entry.kind === 'whiteout') layer.tombstones.add(entry.target);
@@ -496,15 +507,7 @@ class Merger {
   private async scanKept(): Promise<Tree> {
     const kept = new Tree();
     for (let index = this.keep - 1; index >= 0; index--) {
-      const layer: LayerState = {
-        index,
-        label: this.label(index),
-        tombstones: new Set(),
-        opaques: new Set(),
-        versions: new Map(),
-        waiting: new Map(),
-        goneNodes: [],
-      };
+      const layer = this.layerState(index);
       for await (const entry of await this.entries(index)) {
         if (entry.kind === 'whiteout') layer.tombstones.add(entry.target);
         else if (entry.kind === 'opaque') layer.opaques.add(entry.target);

@@ -5,7 +5,7 @@ import { BUSYBOX_IMAGE, busyboxImage, dockerCli, ensureEngine } from '@imagewrig
 import { execFile } from 'node:child_process';
 import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { memoryImage, memoryLayer } from './memory';
+import { memoryImage, memoryLayer, streamedImage } from './memory';
 import { type ImageConfig, type ImageInProgress, type Layer, serializeConfig, sha256Of } from './model';
 import { loadIntoEngine } from './sink-engine';
 
@@ -47,43 +47,7 @@ async function busyboxLayer(engine: Engine): Promise<Buffer> {
 
 const CONFIG: Partial<ImageConfig> = { config: { Env: ['PATH=/bin'], Cmd: ['sh'], WorkingDir: '/work', Labels: { 'org.imagewright.test': 'engine-sink', made: String(Date.now()) } } };
 
-/** An image in progress whose top layer `top` comes through a PassThrough in pieces; `failAfter` bytes, then a merge error. */
-function inProgress(base: Layer[], top: Buffer, options: { baseInEngine?: boolean; failAfter?: number } = {}): ImageInProgress & { configs: Buffer[] } {
-  const stream = new PassThrough();
-  const limit = options.failAfter ?? top.length;
-  const done = new Promise<{ diffId: string; size: number }>((resolve, reject) => {
-    stream.once('end', () => resolve({ diffId: sha256Of(top), size: top.length }));
-    stream.once('error', reject);
-  });
-  done.catch(() => undefined);
-  void (async () => {
-    for (let offset = 0; offset < limit; offset += 10_000) {
-      if (!stream.write(top.subarray(offset, Math.min(offset + 10_000, limit)))) await once(stream, 'drain').catch(() => undefined);
-      if (stream.destroyed) return;
-    }
-    if (options.failAfter !== undefined) stream.destroy(new Error('merge failed'));
-    else stream.end();
-  })();
-  const configs: Buffer[] = [];
-  return {
-    name: 'test-in-progress',
-    base,
-    baseInEngine: options.baseInEngine ?? false,
-    top: { stream, done },
-    configs,
-    configFor: ({ diffId }) => {
-      const bytes = serializeConfig({
-        architecture: 'amd64',
-        os: 'linux',
-        ...CONFIG,
-        rootfs: { type: 'layers', diff_ids: [...base.map((l) => l.diffId), diffId] },
-        history: [...base, top].map(() => ({ created: '1970-01-01T00:00:00Z', created_by: 'test' })),
-      });
-      configs.push(bytes);
-      return bytes;
-    },
-  };
-}
+const inProgress = (base: Layer[], top: Buffer, options: { baseInEngine?: boolean; failAfter?: number } = {}) => streamedImage(base, top, { ...options, config: CONFIG });
 
 /** A layer the Engine has: reading it is a failure of the test (the load must leave it out). */
 function untouchable(layer: Layer): Layer {

@@ -9,7 +9,7 @@ import type { Engine } from '@imagewright/docker';
 import { BUSYBOX_IMAGE, busyboxImage, dockerCli, ensureEngine, startRegistry, type Registry as TestRegistry } from '@imagewright/testing';
 import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { memoryImage, memoryLayer } from './memory';
+import { memoryImage, memoryLayer, streamedImage } from './memory';
 import { type ImageConfig, type ImageInProgress, type Layer, serializeConfig, sha256Of } from './model';
 import { parseTag, tarHeader, tarOf, writeArchive } from './sink-archive';
 import { writeOciArchive, writeOciLayout } from './sink-oci';
@@ -83,48 +83,7 @@ async function busyboxLayer(engine: Engine): Promise<Buffer> {
 
 const CONFIG: Partial<ImageConfig> = { config: { Env: ['PATH=/bin'], Cmd: ['sh'], Labels: { 'org.imagewright.test': 'sinks' } } };
 
-/**
- * An image in progress whose top layer is `top`, fed through a PassThrough in pieces; `done`
- * resolves when the stream has been read to its end. `failAfter`: the stream fails after that
- * many bytes, as a merge error would.
- */
-function inProgress(base: Layer[], top: Buffer, options: { baseInEngine?: boolean; failAfter?: number } = {}): ImageInProgress & { configs: Buffer[] } {
-  const stream = new PassThrough();
-  const limit = options.failAfter ?? top.length;
-  const done = new Promise<{ diffId: string; size: number }>((resolve, reject) => {
-    stream.once('end', () => resolve({ diffId: sha256Of(top), size: top.length }));
-    stream.once('error', reject);
-  });
-  done.catch(() => undefined);
-  void (async () => {
-    for (let offset = 0; offset < limit; offset += 10_000) {
-      if (!stream.write(top.subarray(offset, Math.min(offset + 10_000, limit)))) await once(stream, 'drain').catch(() => undefined);
-      if (stream.destroyed) return;
-    }
-    if (options.failAfter !== undefined) stream.destroy(new Error('merge failed'));
-    else stream.end();
-  })();
-  const configs: Buffer[] = [];
-  return {
-    name: 'test-in-progress',
-    base,
-    baseInEngine: options.baseInEngine ?? false,
-    top: { stream, done },
-    configs,
-    configFor: ({ diffId }) => {
-      const config: ImageConfig = {
-        architecture: 'amd64',
-        os: 'linux',
-        ...CONFIG,
-        rootfs: { type: 'layers', diff_ids: [...base.map((l) => l.diffId), diffId] },
-        history: [...base, top].map(() => ({ created: '1970-01-01T00:00:00Z', created_by: 'test' })),
-      };
-      const bytes = serializeConfig(config);
-      configs.push(bytes);
-      return bytes;
-    },
-  };
-}
+const inProgress = (base: Layer[], top: Buffer, options: { baseInEngine?: boolean; failAfter?: number } = {}) => streamedImage(base, top, { ...options, config: CONFIG });
 
 async function inspectImage(engine: Engine, ref: string): Promise<{ Id: string; RepoTags: string[]; RootFS: { Layers: string[] }; Config: { Labels?: Record<string, string> } }> {
   return (await engine.getImage(ref).inspect()) as never;

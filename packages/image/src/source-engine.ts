@@ -245,6 +245,8 @@ class EngineSaveImage implements EngineImage {
   }
 
   async configBytes(): Promise<Buffer> {
+    // A closed image answers nothing, whether or not its config had arrived (no race on timing).
+    if (this.closed) throw failure(`${this.name}: already closed`);
     if (this.configValue) return this.configValue;
     return this.activePass().config.promise;
   }

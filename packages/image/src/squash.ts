@@ -166,3 +166,23 @@ export function importFilesystem(tar: Readable, from: ImageConfig, options: { na
     configFor: ({ diffId }) => serializeConfig(squashConfig(from, { keep: 0, diffId, created, comment: `imported from ${options.name}` })),
   };
 }
+
+/**
+ * SIGINT/SIGTERM while an image is read: close it (an export container, a spool) and exit 130/143.
+ * Tags move only at the very end, after verification, so an interrupted run leaves them as they
+ * were. Returns the function that takes the handlers off again.
+ */
+export function closeOnSignals(image: Image): () => void {
+  const stop = (signal: NodeJS.Signals) => {
+    void image
+      .close()
+      .catch(() => undefined)
+      .finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return () => {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  };
+}

@@ -27,12 +27,7 @@ end: an interrupted export leaves no FILE). Pairs with squash-import:
     const crosslink = values['no-crosslink'] ? false : paths.length ? paths : true;
     const image = require('@imagewright/image') as typeof import('@imagewright/image');
     const plan = await image.planSquash({ source: ctx.image, crosslink, env });
-    const stop = async (signal: NodeJS.Signals) => {
-      await plan.image.close().catch(() => undefined);
-      process.exit(signal === 'SIGINT' ? 130 : 143);
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    const release = image.closeOnSignals(plan.image);
     try {
       const result = await image.squash(plan, { crosslink });
       await image.writeStream(result.top.stream, output === '-' ? { stream: out.stdout } : { file: output });
@@ -40,8 +35,7 @@ end: an interrupted export leaves no FILE). Pairs with squash-import:
       const { humanSize } = require('@imagewright/core') as typeof import('@imagewright/core');
       out.stderr.write(`squash-export: ${humanSize(stats.size)} (${stats.diffId}) from ${plan.layers} layer${plan.layers === 1 ? '' : 's'}; ${stats.linksMade} hard links saved ${humanSize(stats.bytesSavedByLinks)}\n`);
     } finally {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
+      release();
       await plan.image.close();
     }
   },

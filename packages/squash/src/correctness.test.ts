@@ -16,6 +16,7 @@ import {
   type LayerEntry,
   type LayerSpec,
   type LayeredConfig,
+  seededRandom,
 } from '@imagewright/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -404,17 +405,6 @@ describe('squash refuses entries that escape the root', () => {
   }
 });
 
-/** mulberry32: a small seeded generator, so a failing stack can be rebuilt from its seed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Kind = 'file' | 'dir' | 'symlink' | 'fifo';
 interface Node {
@@ -429,7 +419,7 @@ interface Node {
  * Each layer carries the entries of the directories it writes into (as docker build's do).
  */
 function randomStack(seed: number): LayerSpec[] {
-  const rnd = random(seed);
+  const rnd = seededRandom(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(rnd() * items.length)];
   const NAMES = ['a', 'b', 'c', 'lib', 'ünï', 'データ', 'n'.repeat(110), 'é'.repeat(70)] as const;
   const CONTENTS = ['', 'same', 'same', 'other', 'x'.repeat(5000), `unique-${seed}`] as const;

@@ -60,12 +60,7 @@ container export (the Engine merges, in order; its /.dockerenv is left out); oth
       env,
       engine: connect,
     });
-    const stop = async (signal: NodeJS.Signals) => {
-      await plan.image.close().catch(() => undefined);
-      process.exit(signal === 'SIGINT' ? 130 : 143);
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    const release = image.closeOnSignals(plan.image);
     try {
       let last = 0;
       const result = await image.squash(plan, {
@@ -109,8 +104,7 @@ container export (the Engine merges, in order; its /.dockerenv is left out); oth
       if (written.backup) say(`${written.backup.ref} keeps the previous image ${short(written.backup.id)}`);
       say(`${written.where} is ${short(written.id)}, in ${formatElapsed(seconds)}`);
     } finally {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
+      release();
       await plan.image.close();
     }
   },

@@ -13,3 +13,4 @@ export * from './registry-fixture';
 export * from './process-env';
 export * from './layered-image';
 export * from './export-compare';
+export * from './random';

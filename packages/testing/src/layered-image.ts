@@ -158,7 +158,8 @@ const fitsLinkname = (target: string) => /^[\x20-\x7e]*$/.test(target) && target
  * tar-stream's own `pax:` encodes values as UTF-8 strings, which would mangle binary xattrs
  * such as security.capability.
  */
-export async function layerTar(spec: LayerSpec): Promise<Buffer> {
+/** A tar pack collected in memory: `bytes()` resolves once it is finalized. */
+function packInMemory(): { pack: tar.Pack; bytes(): Promise<Buffer> } {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
   pack.on('data', (c: unknown) => chunks.push(c as Buffer));
@@ -166,6 +167,11 @@ export async function layerTar(spec: LayerSpec): Promise<Buffer> {
     pack.on('end', res);
     pack.on('error', rej);
   });
+  return { pack, bytes: async () => (await ended, Buffer.concat(chunks)) };
+}
+
+export async function layerTar(spec: LayerSpec): Promise<Buffer> {
+  const { pack, bytes } = packInMemory();
   const byPath = new Map<string, LayerEntry>();
   for (const given of spec) {
     // A hard link's header carries the inode's owner and mode (the Engine applies them to the
@@ -210,8 +216,7 @@ export async function layerTar(spec: LayerSpec): Promise<Buffer> {
     });
   }
   pack.finalize();
-  await ended;
-  return Buffer.concat(chunks);
+  return bytes();
 }
 
 const sha256 = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
@@ -240,13 +245,7 @@ export async function layeredArchive(tag: string, layers: LayerSpec[], config: L
   const id = sha256(configBytes);
   const hex = id.slice('sha256:'.length);
   const layerDirs = diffIds.map((d) => d.slice('sha256:'.length));
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  pack.on('data', (c: unknown) => chunks.push(c as Buffer));
-  const ended = new Promise<void>((res, rej) => {
-    pack.on('end', res);
-    pack.on('error', rej);
-  });
+  const { pack, bytes } = packInMemory();
   pack.entry({ name: `${hex}.json`, mtime: EPOCH }, configBytes);
   // The same layer twice in one image gets one directory (as docker save does, minus the symlink).
   const written = new Set<string>();
@@ -259,8 +258,7 @@ export async function layeredArchive(tag: string, layers: LayerSpec[], config: L
   });
   pack.entry({ name: 'manifest.json', mtime: EPOCH }, JSON.stringify([{ Config: `${hex}.json`, RepoTags: [tag], Layers: layerDirs.map((d) => `${d}/layer.tar`) }]));
   pack.finalize();
-  await ended;
-  return { archive: Buffer.concat(chunks), image: { tag, id, diffIds } };
+  return { archive: await bytes(), image: { tag, id, diffIds } };
 }
 
 /** `layeredArchive` written to `file`. */
