@@ -60,7 +60,7 @@ export type MergedLayer = LayerInProgress & { stats: Promise<MergeStats> };
  * again in the merged layers gets an opaque marker. With keep = 0 no whiteout is written.
  */
 /** Bytes of output the merge may write before its reader takes them. */
-const READ_AHEAD = 32 * 1024 * 1024;
+const READ_AHEAD = 8 * 1024 * 1024;
 /** Output is passed on in pieces of about this size. */
 const GATHER = 256 * 1024;
 

@@ -102,7 +102,7 @@ export async function exportedImage(engine: Engine, ref: string): Promise<Image 
 
 const EXPORT_LABEL = 'imagewright.export';
 /** Bytes of the export read ahead of the merge. */
-const READ_AHEAD = 32 * 1024 * 1024;
+const READ_AHEAD = 8 * 1024 * 1024;
 const owner = () => `${(require('node:os') as typeof import('node:os')).hostname()}:${process.pid}`;
 
 /**
