@@ -79,6 +79,9 @@ container export (the Engine merges, in order; its /.dockerenv is left out); oth
       const stats = await result.stats;
       const seconds = (Date.now() - started) / 1000;
       const sizes = await engineSizes(plan, written, connect);
+      // Through a container export the Engine has already left out overwritten and deleted files;
+      // what they took is what the image lost beyond the hard links (the Engine's sizes are content bytes).
+      const droppedBytes = plan.viaExport ? (sizes ? Math.max(0, sizes.before - sizes.after - stats.bytesSavedByLinks) : null) : stats.bytesDropped;
       const report = {
         source,
         destination: written.where,
@@ -87,8 +90,7 @@ container export (the Engine merges, in order; its /.dockerenv is left out); oth
         ...(written.digest ? { digest: written.digest } : {}),
         layers: { before: plan.layers, after: plan.keep + 1, kept: plan.keep },
         via: plan.viaExport ? 'container export' : 'layers',
-        // Through a container export the Engine has already left out overwritten and deleted files: not counted.
-        bytes: { read: stats.bytesRead, written: stats.size, savedByCrosslink: stats.bytesSavedByLinks, dropped: plan.viaExport ? null : stats.bytesDropped },
+        bytes: { read: stats.bytesRead, written: stats.size, savedByCrosslink: stats.bytesSavedByLinks, dropped: droppedBytes },
         files: { linked: stats.linksMade, dropped: plan.viaExport ? null : stats.filesDropped },
         ...(sizes ? { size: sizes } : {}),
         ...(written.backup ? { backup: written.backup } : {}),
@@ -98,7 +100,9 @@ container export (the Engine merges, in order; its /.dockerenv is left out); oth
       const { humanSize } = require('@imagewright/core') as typeof import('@imagewright/core');
       const say = (text: string) => out.stderr.write(`squash: ${text}\n`);
       say(`${plan.layers} layer${plan.layers === 1 ? '' : 's'} → ${plan.keep + 1}${plan.keep ? ` (${plan.keep} kept)` : ''}, read ${humanSize(stats.bytesRead)} via ${report.via}, wrote ${humanSize(stats.size)}`);
-      const dropped = plan.viaExport ? 'overwritten or deleted files left out by the Engine' : `overwritten or deleted files dropped ${humanSize(stats.bytesDropped)} (${stats.filesDropped} files)`;
+      const dropped = plan.viaExport
+        ? `overwritten or deleted files dropped ${droppedBytes === null ? '(not known)' : `about ${humanSize(droppedBytes)}`} (left out by the Engine's merge)`
+        : `overwritten or deleted files dropped ${humanSize(stats.bytesDropped)} (${stats.filesDropped} files)`;
       say(`crosslink saved ${humanSize(stats.bytesSavedByLinks)} (${stats.linksMade} hard links); ${dropped}`);
       if (sizes) say(`size ${humanSize(sizes.before)} → ${humanSize(sizes.after)}`);
       if (written.backup) say(`${written.backup.ref} keeps the previous image ${short(written.backup.id)}`);
