@@ -17,7 +17,7 @@ WorkingDir, Labels, ExposedPorts, Volumes, StopSignal, OnBuild, Healthcheck) is 
 one entry for the squashed part.
 DEST defaults to IMAGE's own tag. It moves only after the new image's layers are verified, and the
 image it pointed at keeps the tag <repo>:pre-squash. -o FILE|- writes a docker-archive instead
-(readable by docker load, skopeo and OCI tools). A full squash of an Engine image reads it through a
+(readable by docker load, skopeo and OCI tools; -t then names the image inside it). A full squash of an Engine image reads it through a
 container export (the Engine merges, in order; its /.dockerenv is left out); other cases read layers.`,
   config: 'lazy',
   json: true,
