@@ -1,49 +1,15 @@
-import { once } from 'node:events';
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { Engine } from '@imagewright/docker';
-import { BUSYBOX_IMAGE, busyboxImage, dockerCli, ensureEngine } from '@imagewright/testing';
+import { busyboxImage, dockerCli, ensureEngine, busyboxLayer, filesLayer } from '@imagewright/testing';
 import { execFile } from 'node:child_process';
-import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryImage, memoryLayer, streamedImage } from './memory';
-import { type ImageConfig, type ImageInProgress, type Layer, serializeConfig, sha256Of } from './model';
+import { type ImageConfig, type Layer, serializeConfig, sha256Of } from './model';
 import { loadIntoEngine } from './sink-engine';
 
 // ---- helpers ---------------------------------------------------------------------------------
 
-async function layerTar(files: Record<string, string>): Promise<Buffer> {
-  const pack = tar.pack();
-  const dirs = new Set<string>();
-  for (const name of Object.keys(files)) {
-    const parts = name.split('/').slice(0, -1);
-    for (let i = 1; i <= parts.length; i++) dirs.add(parts.slice(0, i).join('/'));
-  }
-  for (const dir of [...dirs].sort()) pack.entry({ name: `${dir}/`, type: 'directory', mode: 0o755, mtime: new Date(0) });
-  for (const [name, content] of Object.entries(files)) pack.entry({ name, mode: 0o644, mtime: new Date(0) }, content);
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const chunk of pack as unknown as Readable) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
 
-/** busybox's one layer, as the Engine saves it. */
-async function busyboxLayer(engine: Engine): Promise<Buffer> {
-  const files = new Map<string, Buffer>();
-  const extract = tar.extract();
-  extract.on('entry', (header, entry, next) => {
-    const chunks: Buffer[] = [];
-    entry.on('data', (c) => chunks.push(c as Buffer));
-    entry.on('end', () => {
-      files.set(header.name, Buffer.concat(chunks));
-      next();
-    });
-  });
-  const finished = once(extract, 'finish');
-  ((await engine.getImage(BUSYBOX_IMAGE).get()) as unknown as Readable).pipe(extract);
-  await finished;
-  const manifest = JSON.parse(files.get('manifest.json')!.toString('utf8')) as Array<{ Layers: string[] }>;
-  return files.get(manifest[0].Layers[0])!;
-}
 
 const CONFIG: Partial<ImageConfig> = { config: { Env: ['PATH=/bin'], Cmd: ['sh'], WorkingDir: '/work', Labels: { 'org.imagewright.test': 'engine-sink', made: String(Date.now()) } } };
 
@@ -89,7 +55,7 @@ afterAll(async () => {
 
 describe('loadIntoEngine', () => {
   it('a full squash: imported while it streams, then our exact config; untagged; no intermediate image left', async () => {
-    const top = Buffer.concat([busybox.subarray(0, busybox.length - 1024), await layerTar({ 'squashed/file': `squashed ${Date.now()}\n` })]);
+    const top = Buffer.concat([busybox.subarray(0, busybox.length - 1024), await filesLayer({ 'squashed/file': `squashed ${Date.now()}\n` })]);
     const image = inProgress([], top);
     const before = await imageIds(engine);
     const progress: number[] = [];
@@ -110,7 +76,7 @@ describe('loadIntoEngine', () => {
   });
 
   it('a partial squash whose base the Engine has: the base is not sent, the top is; our config', async () => {
-    const top = await layerTar({ 'partial/file': `partial ${Date.now()}\n` });
+    const top = await filesLayer({ 'partial/file': `partial ${Date.now()}\n` });
     const image = inProgress([untouchable(memoryLayer(busybox))], top, { baseInEngine: true });
     const result = await loadIntoEngine(engine, image);
     made.add(result.id);
@@ -120,7 +86,7 @@ describe('loadIntoEngine', () => {
   });
 
   it('an Image: every layer sent (the Engine may lack them); the ID is the config digest', async () => {
-    const extra = await layerTar({ 'image/file': `image ${Date.now()}\n` });
+    const extra = await filesLayer({ 'image/file': `image ${Date.now()}\n` });
     const image = memoryImage([busybox, extra], CONFIG);
     const result = await loadIntoEngine(engine, image);
     made.add(result.id);
@@ -132,7 +98,7 @@ describe('loadIntoEngine', () => {
 
   it('a merge error midway: the load fails with it and leaves no new image', async () => {
     for (const base of [[], [untouchable(memoryLayer(busybox))]]) {
-      const top = await layerTar({ 'broken/file': 'y'.repeat(300_000) });
+      const top = await filesLayer({ 'broken/file': 'y'.repeat(300_000) });
       const image = inProgress(base, top, { failAfter: 150_000, baseInEngine: true });
       const before = await imageIds(engine);
       await expect(loadIntoEngine(engine, image)).rejects.toThrow('merge failed');

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { ImagewrightError } from '@imagewright/core';
 import type { Engine } from '@imagewright/docker';
-import { BUSYBOX_IMAGE, busyboxImage, dockerCli, ensureEngine, startRegistry, type Registry as TestRegistry } from '@imagewright/testing';
+import { BUSYBOX_IMAGE, busyboxImage, dockerCli, ensureEngine, startRegistry, type Registry as TestRegistry, busyboxLayer, filesLayer, untarFiles } from '@imagewright/testing';
 import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryImage, memoryLayer, streamedImage } from './memory';
@@ -40,46 +40,8 @@ async function ok(result: Promise<Run>): Promise<string> {
   return r.stdout;
 }
 
-/** A layer tar made here: `files` by name, and the directories they need. */
-async function layerTar(files: Record<string, string>): Promise<Buffer> {
-  const pack = tar.pack();
-  const dirs = new Set<string>();
-  for (const name of Object.keys(files)) {
-    const parts = name.split('/').slice(0, -1);
-    for (let i = 1; i <= parts.length; i++) dirs.add(parts.slice(0, i).join('/'));
-  }
-  for (const dir of [...dirs].sort()) pack.entry({ name: `${dir}/`, type: 'directory', mode: 0o755, mtime: new Date(0) });
-  for (const [name, content] of Object.entries(files)) pack.entry({ name, mode: 0o644, mtime: new Date(0) }, content);
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const chunk of pack as unknown as Readable) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
 
-/** Every file of a tar stream by name. */
-async function untar(stream: Readable): Promise<Map<string, Buffer>> {
-  const files = new Map<string, Buffer>();
-  const extract = tar.extract();
-  extract.on('entry', (header, entry, next) => {
-    const chunks: Buffer[] = [];
-    entry.on('data', (c) => chunks.push(c as Buffer));
-    entry.on('end', () => {
-      files.set(header.name, Buffer.concat(chunks));
-      next();
-    });
-  });
-  const finished = once(extract, 'finish');
-  stream.pipe(extract);
-  await finished;
-  return files;
-}
 
-/** busybox's one layer, as the Engine saves it (its diffId is the Engine's). */
-async function busyboxLayer(engine: Engine): Promise<Buffer> {
-  const files = await untar((await engine.getImage(BUSYBOX_IMAGE).get()) as unknown as Readable);
-  const manifest = JSON.parse(files.get('manifest.json')!.toString('utf8')) as Array<{ Layers: string[] }>;
-  return files.get(manifest[0].Layers[0])!;
-}
 
 const CONFIG: Partial<ImageConfig> = { config: { Env: ['PATH=/bin'], Cmd: ['sh'], Labels: { 'org.imagewright.test': 'sinks' } } };
 
@@ -101,7 +63,7 @@ beforeAll(async () => {
   engine = await ensureEngine();
   await busyboxImage(engine);
   busybox = await busyboxLayer(engine);
-  hello = await layerTar({ 'hello/world.txt': 'hello from the sink test\n', 'etc/motd': `made ${Date.now()}\n` });
+  hello = await filesLayer({ 'hello/world.txt': 'hello from the sink test\n', 'etc/motd': `made ${Date.now()}\n` });
   scratch = mkdtempSync(join(tmpdir(), 'imagewright-sinks-test-'));
 });
 
@@ -129,7 +91,7 @@ describe('tar pieces', () => {
     ];
     const bytes = tarOf(files);
     expect(bytes.length % 512).toBe(0);
-    const back = await untar(Readable.from([bytes]));
+    const back = await untarFiles(Readable.from([bytes]));
     expect([...back.keys()]).toEqual(files.map((f) => f.name));
     for (const f of files) expect(back.get(f.name)!.equals(f.body)).toBe(true);
     const path = join(scratch, 'small.tar');
@@ -196,19 +158,19 @@ describe('writeArchive', () => {
       expect(sha256Of(Buffer.from(config.stdout, 'utf8')), transport).toBe(inspected.Id);
     }
     // The OCI index names the tag as Docker 25 does.
-    const index = JSON.parse((await untar(Readable.from([readFileSync(file)]))).get('index.json')!.toString('utf8'));
+    const index = JSON.parse((await untarFiles(Readable.from([readFileSync(file)]))).get('index.json')!.toString('utf8'));
     expect(index.manifests[0].annotations).toEqual({ 'io.containerd.image.name': `docker.io/${tag}`, 'org.opencontainers.image.ref.name': 'image' });
   });
 
   it('an image in progress to a file: the top layer is patched in place; the loaded ID is the sha256 of configFor', async () => {
     // Over 1 MiB: several batched writes before the header is patched.
-    const top = await layerTar({ 'top/file': 'top layer\n'.repeat(5000), 'top/random': require('node:crypto').randomBytes(3 << 20).toString('latin1') });
+    const top = await filesLayer({ 'top/file': 'top layer\n'.repeat(5000), 'top/random': require('node:crypto').randomBytes(3 << 20).toString('latin1') });
     const image = inProgress([memoryLayer(busybox)], top);
     const file = join(scratch, 'in-progress.tar');
     const tag = 'imagewright-test/sink-archive:in-progress';
     await writeArchive(image, { file }, { tags: [tag] });
     expect(existsSync(`${file}.partial`)).toBe(false);
-    const names = [...(await untar(Readable.from([readFileSync(file)]))).keys()];
+    const names = [...(await untarFiles(Readable.from([readFileSync(file)]))).keys()];
     expect(names).toContain(`blobs/sha256/${sha256Of(top).slice(7)}`);
     expect(names).not.toContain(`blobs/sha256/${'0'.repeat(64)}`);
     expect(await loadAndRun(file, tag, ['wc', '-c', '/top/file'])).toContain(String(50_000));
@@ -219,7 +181,7 @@ describe('writeArchive', () => {
   });
 
   it('an image in progress to a stream (docker load from stdin): the top layer is spooled in a private temp folder, removed after', async () => {
-    const top = await layerTar({ 'streamed/file': 'streamed\n' });
+    const top = await filesLayer({ 'streamed/file': 'streamed\n' });
     const image = inProgress([memoryLayer(busybox)], top);
     const spools = mkdtempSync(join(scratch, 'tmp-'));
     const before = process.env.TMPDIR;
@@ -257,7 +219,7 @@ describe('writeArchive', () => {
       writeArchive(memoryImage([layer]), { stream: process.stdout }, { tags: [${JSON.stringify(tag)}] })
         .then(() => process.stderr.write('written\\n'), (e) => { process.stderr.write(e.message); process.exit(1); });
     `;
-    const layer = await layerTar({ 'stdout/file': 'through stdout\n' });
+    const layer = await filesLayer({ 'stdout/file': 'through stdout\n' });
     const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LAYER_TAR: layer.toString('base64') } });
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
@@ -273,7 +235,7 @@ describe('writeArchive', () => {
   });
 
   it('a merge error midway rejects and leaves neither FILE nor FILE.partial', async () => {
-    const top = await layerTar({ 'big/file': 'x'.repeat(200_000) });
+    const top = await filesLayer({ 'big/file': 'x'.repeat(200_000) });
     const image = inProgress([memoryLayer(busybox)], top, { failAfter: 100_000 });
     const dir = mkdtempSync(join(scratch, 'interrupted-'));
     await expect(writeArchive(image, { file: join(dir, 'out.tar') }, { tags: [] })).rejects.toThrow('merge failed');
@@ -311,7 +273,7 @@ describe('OCI layouts', () => {
   it('writeOciLayout: skopeo reads each image under its tag; a second image keeps the first', async () => {
     const dir = join(scratch, 'layout');
     const first = memoryImage([busybox, hello], CONFIG);
-    const top = await layerTar({ 'oci/top': 'oci top\n' });
+    const top = await filesLayer({ 'oci/top': 'oci top\n' });
     const second = inProgress([memoryLayer(busybox)], top);
     const a = await writeOciLayout(first, dir, { tag: 'first' });
     const b = await writeOciLayout(second, dir, { tag: 'second' });
@@ -336,7 +298,7 @@ describe('OCI layouts', () => {
   });
 
   it('writeOciArchive of an image in progress: skopeo copies it into the Engine with our config', async () => {
-    const top = await layerTar({ 'oci-archive/top': 'archived\n' });
+    const top = await filesLayer({ 'oci-archive/top': 'archived\n' });
     const image = inProgress([memoryLayer(busybox)], top);
     const file = join(scratch, 'oci.tar');
     const result = await writeOciArchive(image, file, { tag: 'v1' });
@@ -373,7 +335,7 @@ describe('pushToRegistry', () => {
   }
 
   it('an image in progress: gzip top layer streamed; skopeo and an Engine pull see our config and diff ids', async () => {
-    const top = await layerTar({ 'pushed/file': 'pushed\n'.repeat(1000) });
+    const top = await filesLayer({ 'pushed/file': 'pushed\n'.repeat(1000) });
     const image = inProgress([memoryLayer(busybox)], top);
     const ref = `${registry.host}/sinks/in-progress:v1`;
     const { digest } = await pushToRegistry(image, ref, { env });
@@ -420,7 +382,7 @@ describe('pushToRegistry', () => {
         throw new Error('a mounted layer must not be downloaded');
       },
     }));
-    const top = await layerTar({ 'mounted/top': 'on mounted layers\n' });
+    const top = await filesLayer({ 'mounted/top': 'on mounted layers\n' });
     const image2 = inProgress(stored, top);
     const target = `${registry.host}/sinks/mounted:v1`;
     await pushToRegistry(image2, target, { env, sourceRegistry: { host: registry.host, repository: 'sinks/source' } });
