@@ -32,7 +32,7 @@ command({
     // A bad template is a usage error before the engine is asked anything.
     if (format) renderFormat(format, []);
     // Config only when no IMAGE is named: `docker-history alpine` works outside a checkout.
-    const ref = ctx.image;
+    const ref = await (require('@imagewright/image') as typeof import('@imagewright/image')).engineRef(ctx.image, { env });
     // Loaded here, not at the top: --help and usage errors never pay for the engine client.
     const docker = require('@imagewright/docker') as typeof import('@imagewright/docker');
     const { connectEngine, imageHistory, historyJson, historyRows } = docker;

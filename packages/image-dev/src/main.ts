@@ -18,6 +18,8 @@ NOT removed: its name is printed on stderr at the end, so files can be copied ou
   config: true,
   engineVersion: (env) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).engineApiVersion(env),
   async run({ runArgs, env, out, image, loaded: { config } }) {
+    // Any transport: archives and OCI layouts are loaded into the Engine first.
+    image = await (require('@imagewright/image') as typeof import('@imagewright/image')).engineRef(image, { env });
     const docker = require('@imagewright/docker') as typeof import('@imagewright/docker');
     const flags = docker.devRunFlags(config, Boolean(process.stdin.isTTY), docker.runFlagsFrom('', runArgs, env));
     const engine = await docker.connectEngine(env);

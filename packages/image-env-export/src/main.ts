@@ -15,6 +15,8 @@ packages the environment's *.apt specs name. This is what image-freeze writes to
   json: true,
   engineVersion: (env) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).engineApiVersion(env),
   async run({ positionals, out, env, image, loaded: { config } }) {
+    // Any transport: archives and OCI layouts are loaded into the Engine first.
+    image = await (require('@imagewright/image') as typeof import('@imagewright/image')).engineRef(image, { env });
     const docker = require('@imagewright/docker') as typeof import('@imagewright/docker');
     const { exportEnvironments, renderExport } = require('@imagewright/environments') as typeof import('@imagewright/environments');
     const engine = await docker.connectEngine(env);

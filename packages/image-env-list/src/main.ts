@@ -13,6 +13,8 @@ environment's kind (conda, venv, system) and prefix on a terminal; --json gives
   json: true,
   engineVersion: (env) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).engineApiVersion(env),
   async run({ out, env, image, loaded: { config } }) {
+    // Any transport: archives and OCI layouts are loaded into the Engine first.
+    image = await (require('@imagewright/image') as typeof import('@imagewright/image')).engineRef(image, { env });
     const docker = require('@imagewright/docker') as typeof import('@imagewright/docker');
     const { listEnvironments } = require('@imagewright/environments') as typeof import('@imagewright/environments');
     const engine = await docker.connectEngine(env);

@@ -19,6 +19,8 @@ resolve against the current directory, as with docker run.`,
   runFlags: (word) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).runFlagArity(word),
   engineVersion: (env) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).engineApiVersion(env),
   async run({ positionals, runArgs, env, image, loaded: { config } }) {
+    // Any transport: archives and OCI layouts are loaded into the Engine first.
+    image = await (require('@imagewright/image') as typeof import('@imagewright/image')).engineRef(image, { env });
     const docker = require('@imagewright/docker') as typeof import('@imagewright/docker');
     const flags = docker.runFlagsFrom(config.IMAGE_RUN_PARS, runArgs, env);
     const engine = await docker.connectEngine(env);

@@ -15,6 +15,8 @@ USE_FROZEN=0 build. --json: [{environment, file, status, changes: [{section, nam
   json: true,
   engineVersion: (env) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).engineApiVersion(env),
   async run({ out, env, image, loaded: { config, tree } }) {
+    // Any transport: archives and OCI layouts are loaded into the Engine first.
+    image = await (require('@imagewright/image') as typeof import('@imagewright/image')).engineRef(image, { env });
     const docker = require('@imagewright/docker') as typeof import('@imagewright/docker');
     const { freezeFromImage, freezeJson, freezeLines } = require('@imagewright/environments') as typeof import('@imagewright/environments');
     const deployment = tree.deployment(config.DEPLOYMENT_NAME);

@@ -26,6 +26,8 @@ Prints one "REF DIGEST" line per tag on stdout; --json prints {ref, digest, tags
   },
   engineVersion: (env) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).engineApiVersion(env),
   async run({ values, out, env, image, loaded: { config } }) {
+    // Any transport: archives and OCI layouts are loaded into the Engine first.
+    image = await (require('@imagewright/image') as typeof import('@imagewright/image')).engineRef(image, { env });
     const { pushConfigured } = require('@imagewright/registry') as typeof import('@imagewright/registry');
     const result = await pushConfigured(config, {
       image,

@@ -15,6 +15,8 @@ IMAGE_RUN_PARS and the docker-run flags given before IMAGE, plus -i, and -t when
   config: true,
   engineVersion: (env) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).engineApiVersion(env),
   async run({ runArgs, env, image, loaded: { config } }) {
+    // Any transport: archives and OCI layouts are loaded into the Engine first.
+    image = await (require('@imagewright/image') as typeof import('@imagewright/image')).engineRef(image, { env });
     const docker = require('@imagewright/docker') as typeof import('@imagewright/docker');
     const flags = docker.shellFlags(docker.runFlagsFrom(config.IMAGE_RUN_PARS, runArgs, env), Boolean(process.stdin.isTTY));
     const engine = await docker.connectEngine(env);

@@ -21,6 +21,8 @@ result, seconds}]} at the end instead of the lines.`,
   },
   engineVersion: (env) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).engineApiVersion(env),
   async run({ values, out, env, image, loaded: { config } }) {
+    // Any transport: archives and OCI layouts are loaded into the Engine first.
+    image = await (require('@imagewright/image') as typeof import('@imagewright/image')).engineRef(image, { env });
     const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
     if (timeout !== undefined && !(Number.isInteger(timeout) && timeout > 0)) {
       throw usageError(`--timeout ${JSON.stringify(values.timeout)}: allowed a whole number of seconds > 0`);

@@ -18,3 +18,4 @@ export * from './mutate';
 export * from './squash';
 export * from './destination';
 export { exportedImage, configFromInspect, inspectImage, ENGINE_FILES } from './source-export';
+export * from './engine-ref';

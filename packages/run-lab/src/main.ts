@@ -16,6 +16,8 @@ Ctrl-C; the exit code is the container's.`,
   runFlags: (word) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).runFlagArity(word),
   engineVersion: (env) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).engineApiVersion(env),
   async run({ positionals, runArgs, env, image, loaded: { config } }) {
+    // Any transport: archives and OCI layouts are loaded into the Engine first.
+    image = await (require('@imagewright/image') as typeof import('@imagewright/image')).engineRef(image, { env });
     const docker = require('@imagewright/docker') as typeof import('@imagewright/docker');
     const base = docker.runFlagsFrom(config.IMAGE_RUN_PARS, runArgs, env);
     // A second binding of host port 8888 would fail the start: keep the user's own -p for 8888.
