@@ -254,9 +254,11 @@ describe('squash', () => {
       await engine.getImage(srcId).tag({ repo: REPO, tag: 'killed' });
       const delay = Math.floor(Math.random() * duration * 0.9);
       const child = spawn(join(REPO_ROOT, 'packages', 'squash', 'dist', 'main.js'), [`${REPO}:killed`], { stdio: 'ignore' });
+      // Listened for from the start: a run faster than the delay has closed before the kill.
+      const closed = new Promise((r) => child.once('close', r));
       await new Promise((r) => setTimeout(r, delay));
       child.kill('SIGKILL');
-      await new Promise((r) => child.once('close', r));
+      await closed;
       const now = await inspect(`${REPO}:killed`);
       if (now.Id !== srcId) {
         // It finished before the kill: then the result is complete and the source is backed up.
