@@ -181,6 +181,24 @@ describe('squash', () => {
     expect(run(`${REPO}:from-oci`, 'cat /data/keep/f')).toBe('new\n');
   });
 
+  it('squash-export IMG | squash-import --from IMG -t IMG:flat: one layer, every field, the same files', async () => {
+    const bin = (name: string) => join(REPO_ROOT, 'packages', name, 'dist', 'main.js');
+    const piped = spawnSync('bash', ['-o', 'pipefail', '-c', `"${bin('squash-export')}" "$1" | "${bin('squash-import')}" --from "$1" -t "$1-piped" --json`, 'bash', SRC], { encoding: 'utf8' });
+    expect(piped.status, piped.stderr).toBe(0);
+    const report = JSON.parse(piped.stdout);
+    const image = await inspect(`${SRC}-piped`);
+    expect(report).toMatchObject({ destination: `${SRC}-piped`, id: image.Id });
+    expect(image.RootFS.Layers).toEqual(report.diffIds);
+    expect(image.RootFS.Layers).toHaveLength(1);
+    expect(fields(image)).toEqual(fields(await inspect(SRC)));
+    const files = await exported(`${SRC}-piped`);
+    expect([...(await exported(SRC)).keys()].sort()).toEqual([...files.keys()].sort());
+    expect(run(`${SRC}-piped`, 'cat /data/keep/f; cmp /data/one /data/two && echo same')).toBe('new\nsame\n');
+    // A terminal is no place for a tar stream, and squash-import wants its two options.
+    expect((await runBin('squash-import', ['--from', SRC])).stderr.trim()).toBe('squash-import: -t TAG is required: where the new image goes');
+    expect((await runBin('squash-import', ['-t', 'x:y'])).code).toBe(2);
+  });
+
   describe('registry → registry', () => {
     let registry: Registry;
     let config: string;
