@@ -41,9 +41,8 @@ function argsFor(dockerfilePath: string, candidates: Record<string, string>): Re
  * each replaced image keeps a `-previous` backup tag; a failing step moves none.
  */
 export async function buildChain(engine: Engine, loaded: Loaded, options: ChainOptions = {}): Promise<ChainResult> {
-  const { config, tree } = loaded;
+  const { config, tree, deployment } = loaded;
   const step = options.step ?? (() => {});
-  const deployment = tree.deployment(config.DEPLOYMENT_NAME);
   const common = tree.common();
   // USE_FROZEN=1/2 without the frozen/chilled file of some environment: say so before any work.
   checkSpecs(deployment, config.USE_FROZEN);

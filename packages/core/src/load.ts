@@ -1,7 +1,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { type Config, deriveConfig, findRoot, INPUTS, INPUT_NAMES } from './config';
-import { DeploymentTree } from './deployment';
+import { type Deployment, DeploymentTree } from './deployment';
 import { usageError } from './errors';
 
 /** Every name a setup-env file may set that the config reads. */
@@ -68,6 +68,8 @@ export interface LoadOptions {
 export interface Loaded {
   config: Config;
   tree: DeploymentTree;
+  /** DEPLOYMENT_NAME's folder and deployment.yaml, read once here. */
+  deployment: Deployment;
 }
 
 /** The one config loader: environment (or a setup-env file) → validated config of a known deployment. */
@@ -81,6 +83,6 @@ export function loadConfig(options: LoadOptions = {}): Loaded {
   const root = findRoot(raw, envFile ? dirname(envFile) : cwd);
   const config = deriveConfig(raw, root);
   const tree = new DeploymentTree(root);
-  tree.deployment(config.DEPLOYMENT_NAME); // unknown deployment: exit 2 listing the known ones
-  return { config, tree };
+  const deployment = tree.deployment(config.DEPLOYMENT_NAME); // unknown deployment: exit 2 listing the known ones
+  return { config, tree, deployment };
 }

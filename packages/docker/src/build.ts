@@ -97,21 +97,25 @@ export interface Promotion {
   backup?: string;
 }
 
-/** Tags `id` as `<repo>:<tag>-previous`, the backup of what `ref` pointed at; returns that ref. */
-export async function keepBackup(engine: Engine, id: string, ref: string): Promise<string> {
+/**
+ * Tags `id` as the backup of what `ref` pointed at: `<repo>:<tag>-previous`, or `<repo>:<backupTag>`
+ * when given (squash's `pre-squash`); returns that ref.
+ */
+export async function keepBackup(engine: Engine, id: string, ref: string, backupTag?: string): Promise<string> {
   const [repo, tag] = splitRef(ref);
-  await engine.getImage(id).tag({ repo, tag: `${tag}-previous` });
-  return `${repo}:${tag}-previous`;
+  const backup = backupTag ?? `${tag}-previous`;
+  await engine.getImage(id).tag({ repo, tag: backup });
+  return `${repo}:${backup}`;
 }
 
 /**
  * Points `ref` at a verified image. The image it pointed at before keeps a backup tag
- * (`<tag>-previous`), written first, so an interruption leaves both reachable.
+ * (`<tag>-previous`, or `backupTag`), written first, so an interruption leaves both reachable.
  */
-export async function promoteTag(engine: Engine, id: string, ref: string): Promise<Promotion> {
+export async function promoteTag(engine: Engine, id: string, ref: string, backupTag?: string): Promise<Promotion> {
   const previous = await imageIdOf(engine, ref);
   if (previous === id) return { ref, id };
-  const backup = previous ? await keepBackup(engine, previous, ref) : undefined;
+  const backup = previous ? await keepBackup(engine, previous, ref, backupTag) : undefined;
   const [repo, tag] = splitRef(ref);
   await engine.getImage(id).tag({ repo, tag });
   return { ref, id, previous, backup };

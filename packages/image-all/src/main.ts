@@ -50,7 +50,7 @@ function runStep(bin: string, args: string[], stdout: 'inherit' | 2): Promise<{ 
 
 /** The squash step's arguments from deployment.yaml's `squash:`; undefined: no squash step. */
 function squashStepArgs(loaded: import('@imagewright/core').Loaded): string[] | undefined {
-  const spec = loaded.tree.deployment(loaded.config.DEPLOYMENT_NAME).spec.squash;
+  const spec = loaded.deployment.spec.squash;
   if (!spec) return undefined;
   const args: string[] = [];
   if (spec.onto) args.push('--onto', spec.onto === 'common' ? loaded.config.COMMON_ID : spec.onto);

@@ -12,11 +12,11 @@ command({
   json: true,
   options: { rebuild: { type: 'boolean', description: 'make (or pull) the root again even when it exists' } },
   engineVersion: (env) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).engineApiVersion(env),
-  async run({ values, out, env, loaded: { config, tree } }) {
+  async run({ values, out, env, loaded: { deployment } }) {
     const { connectEngine } = require('@imagewright/docker') as typeof import('@imagewright/docker');
     const { ensureRootImage } = require('@imagewright/chain') as typeof import('@imagewright/chain');
     const engine = await connectEngine(env);
-    const { root } = tree.deployment(config.DEPLOYMENT_NAME).spec;
+    const { root } = deployment.spec;
     const result = await ensureRootImage(engine, root, { rebuild: Boolean(values.rebuild) });
     if (out.json) return out.printJson(result);
     out.line(`${result.ref} ${result.id} ${result.action}${result.backup ? ` (previous kept as ${result.backup})` : ''}`);

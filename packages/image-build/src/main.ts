@@ -31,7 +31,7 @@ command({
     if (loaded.config.USE_FROZEN === '0') {
       // As the original: a floating build is followed by image-freeze.
       const environments = require('@imagewright/environments') as typeof import('@imagewright/environments');
-      const deployment = loaded.tree.deployment(loaded.config.DEPLOYMENT_NAME);
+      const deployment = loaded.deployment;
       out.step(`image-freeze: ${deployment.environments.length} environment(s) of ${deployment.name}`);
       const flags = docker.parseRunFlags(loaded.config.IMAGE_RUN_PARS, { env });
       const plans = await environments.freezeFromImage(engine, result.image.id, deployment, flags);

@@ -33,9 +33,9 @@ no frozen file.`,
       const chilled = environments.chillInput(text, file === '-' ? '- (stdin)' : file);
       return void out.stdout.write(chilled);
     }
-    const { config, tree } = ctx.loaded;
+    const { tree, deployment } = ctx.loaded;
     const { relative } = require('node:path') as typeof import('node:path');
-    const results = environments.chillDeployment(tree.deployment(config.DEPLOYMENT_NAME));
+    const results = environments.chillDeployment(deployment);
     const rel = (path: string) => relative(tree.root, path);
     if (out.json) out.printJson(results.map((r) => ({ ...r, from: rel(r.from), to: rel(r.to) })));
     else {

@@ -14,12 +14,11 @@ USE_FROZEN=0 build. --json: [{environment, file, status, changes: [{section, nam
   image: 'option',
   json: true,
   engineVersion: (env) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).engineApiVersion(env),
-  async run({ out, env, image, loaded: { config, tree } }) {
+  async run({ out, env, image, loaded: { config, tree, deployment } }) {
     // Any transport: archives and OCI layouts are loaded into the Engine first.
     image = await (require('@imagewright/image') as typeof import('@imagewright/image')).engineRef(image, { env });
     const docker = require('@imagewright/docker') as typeof import('@imagewright/docker');
     const { freezeFromImage, freezeJson, freezeLines } = require('@imagewright/environments') as typeof import('@imagewright/environments');
-    const deployment = tree.deployment(config.DEPLOYMENT_NAME);
     const engine = await docker.connectEngine(env);
     const plans = await freezeFromImage(engine, image, deployment, docker.parseRunFlags(config.IMAGE_RUN_PARS, { env }));
     if (out.json) return out.printJson(freezeJson(plans, tree.root));

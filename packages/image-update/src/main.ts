@@ -10,9 +10,9 @@ command({
   config: true,
   json: true,
   engineVersion: (env) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).engineApiVersion(env),
-  run({ out, loaded: { config, tree } }) {
+  run({ out, loaded: { tree, deployment } }) {
     const { updateDockerfile } = require('@imagewright/chain') as typeof import('@imagewright/chain');
-    const result = updateDockerfile(tree.deployment(config.DEPLOYMENT_NAME), tree.common());
+    const result = updateDockerfile(deployment, tree.common());
     if (out.json) return out.printJson(result);
     const shown = (path: string) => shownPath(path, tree.root);
     if (result.status === 'opted-out') return out.status('skipped', shown(result.path), 'no Dockerfile.custom, left alone');

@@ -7,6 +7,7 @@ import { writeArchive } from './sink-archive';
 import { loadIntoEngine } from './sink-engine';
 import { writeOciArchive, writeOciLayout } from './sink-oci';
 import { pushToRegistry, registryFor } from './sink-registry';
+import { removeOnExit } from './spool';
 
 /**
  * Where a made image goes: the Engine (default), a registry, an archive or an OCI layout. A tag
@@ -97,28 +98,14 @@ export async function writeImage(image: Image | ImageInProgress, destination: De
 
 async function toEngine(image: Image | ImageInProgress, ref: string, options: WriteOptions): Promise<WriteResult> {
   const engine = await options.engine();
-  const loaded = await loadIntoEngine(engine, image, {});
-  const expected = await expectedIds(image);
-  const id = sha256Of(expected.config);
-  const actual = (await engine.getImage(loaded.id).inspect()) as unknown as { Id: string; RootFS?: { Layers?: string[] } };
-  const layers = actual.RootFS?.Layers ?? [];
-  if (actual.Id !== id || layers.join() !== expected.diffIds.join()) {
-    throw failure(`the Engine holds ${actual.Id} with layers ${layers.join(', ')}, not ${id} with the layers written (${expected.diffIds.join(', ')}); no tag was moved`);
-  }
+  // The sink has checked the loaded image: its ID is the config's sha256, its layers those written.
+  const { id, diffIds } = await loadIntoEngine(engine, image, {});
   const { repo, tag } = splitTag(ref);
-  if (!tag) return { where: id, id, diffIds: layers };
-  let backup: WriteResult['backup'];
-  const previous = await engine
-    .getImage(ref)
-    .inspect()
-    .then((i) => i.Id)
-    .catch(() => undefined);
-  if (previous && previous !== id) {
-    await engine.getImage(previous).tag({ repo, tag: options.backupTag });
-    backup = { ref: `${repo}:${options.backupTag}`, id: previous };
-  }
-  await engine.getImage(id).tag({ repo, tag });
-  return { where: `${repo}:${tag}`, id, diffIds: layers, backup };
+  if (!tag) return { where: id, id, diffIds };
+  const { promoteTag } = require('@imagewright/docker') as typeof import('@imagewright/docker');
+  const moved = await promoteTag(engine, id, `${repo}:${tag}`, options.backupTag);
+  const backup = moved.backup && moved.previous ? { ref: moved.backup, id: moved.previous } : undefined;
+  return { where: `${repo}:${tag}`, id, diffIds, backup };
 }
 
 async function toRegistry(image: Image | ImageInProgress, ref: string, options: WriteOptions): Promise<WriteResult> {
@@ -160,16 +147,13 @@ export async function writeStream(data: import('node:stream').Readable, target: 
     return;
   }
   const partial = `${target.file}.partial`;
-  const cleanup = () => fs.rmSync(partial, { force: true });
-  process.once('exit', cleanup);
+  // Removed on error, exit and SIGINT/SIGTERM/SIGHUP (renamed away first when complete).
+  const forget = removeOnExit(partial);
   try {
     await pipeline(data, fs.createWriteStream(partial, { mode: 0o644 }));
     fs.renameSync(partial, target.file);
-  } catch (error) {
-    cleanup();
-    throw error;
   } finally {
-    process.off('exit', cleanup);
+    forget();
   }
 }
 

@@ -19,3 +19,4 @@ export * from './squash';
 export * from './destination';
 export { exportedImage, configFromInspect, inspectImage, ENGINE_FILES } from './source-export';
 export * from './engine-ref';
+export * from './media';

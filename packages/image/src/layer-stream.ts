@@ -143,13 +143,3 @@ export async function readAll(stream: Readable, limit = 64 * 1024 * 1024, what =
   return Buffer.concat(chunks);
 }
 
-export const DOCKER_LAYER = {
-  tar: 'application/vnd.docker.image.rootfs.diff.tar',
-  gzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
-} as const;
-
-export const OCI_LAYER = {
-  tar: 'application/vnd.oci.image.layer.v1.tar',
-  gzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
-  zstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
-} as const;

@@ -1,7 +1,6 @@
 import { PassThrough, Readable } from 'node:stream';
-import { type Image, type ImageConfig, type ImageInProgress, type Layer, serializeConfig, sha256Of } from './model';
-
-export const LAYER_TAR = 'application/vnd.oci.image.layer.v1.tar';
+import { OCI_LAYER } from './media';
+import { type Image, type ImageConfig, type ImageInProgress, knownImage, type Layer, serializeConfig, sha256Of } from './model';
 
 /** A layer held in memory (uncompressed): for tests and for small layers made on the fly. */
 export function memoryLayer(tar: Buffer): Layer {
@@ -9,7 +8,7 @@ export function memoryLayer(tar: Buffer): Layer {
   return {
     diffId: digest,
     digest,
-    mediaType: LAYER_TAR,
+    mediaType: OCI_LAYER.tar,
     size: tar.length,
     open: async () => Readable.from([tar]),
     openBlob: async () => Readable.from([tar]),
@@ -26,15 +25,7 @@ export function memoryImage(layers: Buffer[], config: Partial<ImageConfig> = {},
     rootfs: { type: 'layers', diff_ids: made.map((l) => l.diffId) },
     history: config.history ?? made.map(() => ({ created: '1970-01-01T00:00:00Z', created_by: 'memory' })),
   };
-  const bytes = serializeConfig(full);
-  return {
-    name,
-    tags: [],
-    configBytes: async () => bytes,
-    config: async () => JSON.parse(bytes.toString('utf8')) as ImageConfig,
-    layers: async () => made,
-    close: async () => undefined,
-  };
+  return knownImage({ name, tags: [], configBytes: serializeConfig(full), layers: made });
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { OCI_LAYER } from './media';
 
 /**
  * The image model, after go-containerregistry's v1.Image: sources produce an `Image`,
@@ -89,6 +90,22 @@ export interface Image {
   eachLayer?<T>(visit: (tar: Readable) => Promise<T>): Promise<T[]>;
 }
 
+/**
+ * An image whose config bytes and layers are at hand: what each random-access source returns.
+ * `close` releases what it holds, once however often it is called.
+ */
+export function knownImage(parts: { name: string; tags: string[]; configBytes: Buffer; layers: Layer[]; close?: () => Promise<void> }): Image {
+  let closed: Promise<void> | undefined;
+  return {
+    name: parts.name,
+    tags: parts.tags,
+    configBytes: async () => parts.configBytes,
+    config: async () => JSON.parse(parts.configBytes.toString('utf8')) as ImageConfig,
+    layers: async () => parts.layers,
+    close: () => (closed ??= parts.close?.() ?? Promise.resolve()),
+  };
+}
+
 /** `image.eachLayer` when the source has its own, else every layer opened in order. */
 export async function eachLayer<T>(image: Image, visit: (tar: Readable) => Promise<T>): Promise<T[]> {
   if (image.eachLayer) return image.eachLayer(visit);
@@ -123,16 +140,6 @@ export interface ImageInProgress {
 
 export const SHA256 = /^sha256:[0-9a-f]{64}$/;
 
-/** ChainID of layers 0..n (image-spec config.md): sha256 over "<chain(n-1)> <diffId(n)>". */
-export function chainIds(diffIds: string[]): string[] {
-  const { createHash } = require('node:crypto') as typeof import('node:crypto');
-  const chain: string[] = [];
-  for (const diffId of diffIds) {
-    const previous = chain[chain.length - 1];
-    chain.push(previous ? `sha256:${createHash('sha256').update(`${previous} ${diffId}`).digest('hex')}` : diffId);
-  }
-  return chain;
-}
 
 /** Config bytes as Docker writes them (compact JSON): the image ID is their sha256. */
 export function serializeConfig(config: ImageConfig): Buffer {
@@ -142,4 +149,12 @@ export function serializeConfig(config: ImageConfig): Buffer {
 export function sha256Of(bytes: Buffer): string {
   const { createHash } = require('node:crypto') as typeof import('node:crypto');
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+/**
+ * A layer whose bytes come from `open` and are known only once read (a container export, a tar
+ * piped in): no diffId, digest or size yet.
+ */
+export function unreadLayer(open: () => Promise<Readable>): Layer {
+  return { diffId: '', digest: '', mediaType: OCI_LAYER.tar, size: -1, open, openBlob: open };
 }

@@ -3,6 +3,7 @@ import type { Readable, Writable } from 'node:stream';
 import { failure, ImagewrightError, usageError } from '@imagewright/core';
 import { type Descriptor, type Image, type ImageConfig, type ImageInProgress, type Layer, sha256Of } from './model';
 import { removeOnExit, spool } from './spool';
+import { blobPath, CONTAINERD_NAME, OCI_TYPES, REF_NAME } from './media';
 
 /**
  * `docker save` archives (Docker ≥25's combined layout: an OCI image layout plus manifest.json,
@@ -12,16 +13,7 @@ import { removeOnExit, spool } from './spool';
  * patched in place, only a stream target spools what it cannot size (the new top layer).
  */
 
-export const OCI_TYPES = {
-  layout: '1.0.0',
-  index: 'application/vnd.oci.image.index.v1+json',
-  manifest: 'application/vnd.oci.image.manifest.v1+json',
-  config: 'application/vnd.oci.image.config.v1+json',
-  layer: 'application/vnd.oci.image.layer.v1.tar',
-} as const;
 
-export const REF_NAME = 'org.opencontainers.image.ref.name';
-export const CONTAINERD_NAME = 'io.containerd.image.name';
 
 /** A sink's input: a finished image, or one whose top layer is still being made. */
 export type AnyImage = Image | ImageInProgress;
@@ -37,7 +29,6 @@ const ZEROS = Buffer.alloc(2 * BLOCK);
 /** Same length as every blob name: the top layer's header is rewritten in place once its digest is known. */
 const PLACEHOLDER = `blobs/sha256/${'0'.repeat(64)}`;
 
-export const blobPath = (digest: string) => `blobs/${digest.replace(':', '/')}`;
 
 const octal = (value: number, width: number) => `${value.toString(8).padStart(width - 1, '0')}\0`;
 

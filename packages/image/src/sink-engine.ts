@@ -2,7 +2,8 @@ import type { Readable, Transform } from 'node:stream';
 import { failure, ImagewrightError } from '@imagewright/core';
 import type { Engine } from '@imagewright/docker';
 import { type ImageInProgress, sha256Of } from './model';
-import { type AnyImage, blobPath, checkDiffIds, dockerManifest, isInProgress, OCI_TYPES, type StreamTar, tarOf, writeBlobs, writeTarStream } from './sink-archive';
+import { blobPath, OCI_TYPES } from './media';
+import { type AnyImage, checkDiffIds, dockerManifest, isInProgress, type StreamTar, tarOf, writeBlobs, writeTarStream } from './sink-archive';
 
 /**
  * The Engine as a sink. The image is loaded UNTAGGED: callers tag it once they have checked it,

@@ -2,19 +2,8 @@ import type { Readable } from 'node:stream';
 import { failure, usageError } from '@imagewright/core';
 import type { Descriptor } from './model';
 import { sha256Of } from './model';
-import {
-  type AnyImage,
-  blobPath,
-  type Entry,
-  type EntrySink,
-  type FileTar,
-  isInProgress,
-  ociManifest,
-  OCI_TYPES,
-  REF_NAME,
-  writeBlobs,
-  writeTarFile,
-} from './sink-archive';
+import { blobPath, OCI_TYPES, REF_NAME } from './media';
+import { type AnyImage, type Entry, type EntrySink, type FileTar, isInProgress, ociManifest, writeBlobs, writeTarFile } from './sink-archive';
 import { removeOnExit } from './spool';
 
 /** OCI image layouts (image-spec image-layout.md): a folder (`oci:DIR`) or the same as a tar (`oci-archive:FILE`). */

@@ -3,6 +3,7 @@ import { failure, ImagewrightError, usageError } from '@imagewright/core';
 import type { DistributionRegistry } from '@imagewright/registry';
 import { type Descriptor, type Layer, sha256Of } from './model';
 import { type AnyImage, checkDiffIds, isInProgress } from './sink-archive';
+import { DOCKER_LAYER, DOCKER_TYPES, OCI_LAYER } from './media';
 
 /**
  * A registry as a sink (Docker v2 schema 2 manifest, gzip layers). Kept layers are skipped when
@@ -11,13 +12,8 @@ import { type AnyImage, checkDiffIds, isInProgress } from './sink-archive';
  * local disk.
  */
 
-export const DOCKER_TYPES = {
-  manifest: 'application/vnd.docker.distribution.manifest.v2+json',
-  config: 'application/vnd.docker.container.image.v1+json',
-  layer: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
-} as const;
 
-const GZIP_LAYERS = new Set<string>([DOCKER_TYPES.layer, 'application/vnd.oci.image.layer.v1.tar+gzip']);
+const GZIP_LAYERS = new Set<string>([DOCKER_LAYER.gzip, OCI_LAYER.gzip]);
 
 export interface PushOptions {
   env?: NodeJS.ProcessEnv;

@@ -1,7 +1,8 @@
 import { failure, usageError } from '@imagewright/core';
 import type { ArchiveIndex } from './archive-index';
-import { compressionOf, DOCKER_LAYER, uncompressedLayer } from './layer-stream';
-import { type Image, type ImageConfig, type Layer, SHA256, sha256Of } from './model';
+import { compressionOf, uncompressedLayer } from './layer-stream';
+import { DOCKER_LAYER } from './media';
+import { type Image, type ImageConfig, knownImage, type Layer, SHA256, sha256Of } from './model';
 
 /** One entry of a `docker save` archive's manifest.json. */
 export interface SaveManifestEntry {
@@ -122,15 +123,7 @@ export async function openDockerArchive(index: ArchiveIndex, ref: string | undef
         openBlob: async () => index.stream(stored.name),
       });
     }
-    let closed: Promise<void> | undefined;
-    return {
-      name: what,
-      tags: [...(entry.RepoTags ?? [])],
-      configBytes: async () => configBytes,
-      config: async () => JSON.parse(configBytes.toString('utf8')) as ImageConfig,
-      layers: async () => layers,
-      close: () => (closed ??= index.close()),
-    };
+    return knownImage({ name: what, tags: [...(entry.RepoTags ?? [])], configBytes, layers, close: () => index.close() });
   } catch (error) {
     await index.close();
     throw error;

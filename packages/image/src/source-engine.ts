@@ -1,7 +1,8 @@
 import type { Readable, Transform, Writable } from 'node:stream';
 import { failure, usageError } from '@imagewright/core';
 import type { Engine } from '@imagewright/docker';
-import { DOCKER_LAYER, digestCheck } from './layer-stream';
+import { digestCheck } from './layer-stream';
+import { DOCKER_LAYER } from './media';
 import { type Image, type ImageConfig, type Layer, sha256Of } from './model';
 
 /**

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Engine } from '@imagewright/docker';
-import { failure, usageError } from '@imagewright/core';
-import { type Image, type ImageConfig, type Layer, serializeConfig } from './model';
+import { usageError } from '@imagewright/core';
+import { type Image, type ImageConfig, knownImage, serializeConfig, unreadLayer } from './model';
 
 /** What the Engine puts into every container (its init layer): never part of the image. */
 export const ENGINE_FILES = new Set(['.dockerenv']);
@@ -19,7 +19,8 @@ interface Inspect {
   Size?: number;
 }
 
-async function inspect(engine: Engine, ref: string): Promise<Inspect> {
+/** `docker image inspect`; a missing image is a usage error naming it. */
+export async function inspectImage(engine: Engine, ref: string): Promise<Inspect> {
   try {
     return (await engine.getImage(ref).inspect()) as unknown as Inspect;
   } catch (error) {
@@ -52,7 +53,7 @@ export function configFromInspect(info: Inspect): ImageConfig {
  * ENGINE_FILES). Its diffId is unknown until read: this source is only for a full squash.
  */
 export async function exportedImage(engine: Engine, ref: string): Promise<Image & { inspect: Inspect }> {
-  const info = await inspect(engine, ref);
+  const info = await inspectImage(engine, ref);
   await removeOrphans(engine);
   const config = configFromInspect(info);
   const containers = new Set<string>();
@@ -81,23 +82,8 @@ export async function exportedImage(engine: Engine, ref: string): Promise<Image 
     stream.once('error', done);
     return stream;
   };
-  const layer: Layer = {
-    diffId: '',
-    digest: '',
-    mediaType: 'application/vnd.oci.image.layer.v1.tar',
-    size: -1,
-    open,
-    openBlob: open,
-  };
-  return {
-    name: ref,
-    tags: info.RepoTags ?? [],
-    inspect: info,
-    configBytes: async () => serializeConfig(config),
-    config: async () => config,
-    layers: async () => [layer],
-    close: removeAll,
-  };
+  const layer = unreadLayer(open);
+  return { ...knownImage({ name: ref, tags: info.RepoTags ?? [], configBytes: serializeConfig(config), layers: [layer], close: removeAll }), inspect: info };
 }
 
 const EXPORT_LABEL = 'imagewright.export';
@@ -126,13 +112,4 @@ function alive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
-}
-
-/** Image inspect through the one client, for commands that only need IDs, tags and sizes. */
-export async function inspectImage(engine: Engine, ref: string): Promise<Inspect> {
-  return inspect(engine, ref);
-}
-
-export function checkExportable(info: Inspect): void {
-  if (!info.RootFS?.Layers?.length) throw failure(`image ${info.Id}: has no layers to export`);
 }

@@ -1,20 +1,12 @@
 import type { Readable } from 'node:stream';
 import { failure, usageError } from '@imagewright/core';
 import type { ArchiveIndex } from './archive-index';
-import { OCI_LAYER, uncompressedLayer, verifiedBlob } from './layer-stream';
-import type { Descriptor, Image, ImageConfig, Layer } from './model';
+import { uncompressedLayer, verifiedBlob } from './layer-stream';
+import { blobPath, CONTAINERD_NAME, OCI_LAYER, OCI_MEDIA, REF_NAME } from './media';
+import { type Descriptor, type Image, knownImage, type Layer } from './model';
 import { parseConfig } from './source-archive';
 
-export const OCI_MEDIA = {
-  index: 'application/vnd.oci.image.index.v1+json',
-  manifest: 'application/vnd.oci.image.manifest.v1+json',
-  dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json',
-  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
-} as const;
 
-export const REF_NAME = 'org.opencontainers.image.ref.name';
-const CONTAINERD_NAME = 'io.containerd.image.name';
-const DIGEST = /^([a-z0-9]+(?:[+._-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$/;
 const INDEXES = new Set<string>([OCI_MEDIA.index, OCI_MEDIA.dockerList]);
 const MANIFESTS = new Set<string>([OCI_MEDIA.manifest, OCI_MEDIA.dockerManifest]);
 
@@ -103,11 +95,6 @@ function kindOf(mediaType: string | undefined, doc: ManifestJson): 'index' | 'ma
   return undefined;
 }
 
-export function blobPath(digest: string, what: string): string {
-  const m = DIGEST.exec(digest ?? '');
-  if (!m) throw failure(`${what}: invalid digest ${JSON.stringify(digest)}`);
-  return `blobs/${m[1]}/${m[2]}`;
-}
 
 function refNames(d: Descriptor): string[] {
   return [d.annotations?.[REF_NAME], d.annotations?.[CONTAINERD_NAME]].filter((n): n is string => Boolean(n));
@@ -206,15 +193,7 @@ export async function openOciLayout(files: LayoutFiles, options: { ref?: string;
         openBlob: async () => verifiedBlob(files.stream(path), d.digest, name),
       });
     }
-    let closed: Promise<void> | undefined;
-    return {
-      name: what,
-      tags,
-      configBytes: async () => configBytes,
-      config: async () => JSON.parse(configBytes.toString('utf8')) as ImageConfig,
-      layers: async () => layers,
-      close: () => (closed ??= files.close()),
-    };
+    return knownImage({ name: what, tags, configBytes, layers, close: () => files.close() });
   } catch (error) {
     await files.close();
     throw error;

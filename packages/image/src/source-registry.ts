@@ -2,9 +2,10 @@ import type { Readable } from 'node:stream';
 import { failure, usageError } from '@imagewright/core';
 import type { DistributionRegistry } from '@imagewright/registry';
 import { readAll, uncompressedLayer } from './layer-stream';
-import type { Descriptor, Image, ImageConfig, Layer } from './model';
+import { type Descriptor, type Image, knownImage, type Layer } from './model';
 import { parseConfig } from './source-archive';
-import { choosePlatform, OCI_MEDIA, parsePlatform } from './source-oci';
+import { OCI_MEDIA } from './media';
+import { choosePlatform, parsePlatform } from './source-oci';
 
 /** A registry reference split as docker splits it. */
 export interface RegistryRef {
@@ -86,14 +87,13 @@ export async function openRegistryImage(ref: string, options: { env?: NodeJS.Pro
   });
   const hub = parts.host === 'docker.io';
   const tagged = parts.tag && (hub ? `${repository.replace(/^library\//, '')}:${parts.tag}` : `${parts.host}/${repository}:${parts.tag}`);
-  return {
+  return knownImage({
     name: what,
     tags: tagged ? [tagged] : [],
-    configBytes: async () => configBytes,
-    config: async () => JSON.parse(configBytes.toString('utf8')) as ImageConfig,
-    layers: async () => layers,
+    configBytes,
+    layers,
     close: async () => {
       for (const stream of open) stream.destroy();
     },
-  };
+  });
 }

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import type { Engine } from '@imagewright/docker';
 import { failure, usageError } from '@imagewright/core';
 import { mergeLayers, type MergeStats } from './merge';
-import { type Image, type ImageConfig, type ImageInProgress, type Layer, serializeConfig } from './model';
+import { type Image, type ImageConfig, type ImageInProgress, serializeConfig, unreadLayer } from './model';
 import { squashConfig, sharedLayers } from './mutate';
 import { openImage } from './open';
 import { formatLocation, type ImageLocation, parseLocation } from './reference';
@@ -49,13 +49,14 @@ export interface SquashResult extends Merged {
   plan: SquashPlan;
 }
 
-/** Layer diff ids of any image reference, cheaply for the Engine (inspect, no save). */
-async function diffIdsOf(text: string, input: string, request: SquashRequest): Promise<string[]> {
-  const location = parseLocation(text, input);
-  if (location.transport === 'engine') {
-    const engine = await request.engine!();
-    return (await inspectImage(engine, location.ref)).RootFS?.Layers ?? [];
-  }
+/** The one Engine connection of a request: the caller's, else made on first use. */
+function connector(request: Pick<SquashRequest, 'env' | 'engine'>): () => Promise<Engine> {
+  return memo(request.engine ?? (() => (require('@imagewright/docker') as typeof import('@imagewright/docker')).connectEngine(request.env)));
+}
+
+/** Layer diff ids of an image reference: an Engine image's from inspect (no save), others' from their config. */
+async function diffIdsOf(location: ImageLocation, input: string, request: SquashRequest, engine: () => Promise<Engine>): Promise<string[]> {
+  if (location.transport === 'engine') return (await inspectImage(await engine(), location.ref)).RootFS?.Layers ?? [];
   const image = await openImage(location, { env: request.env, input });
   try {
     return (await image.config()).rootfs.diff_ids;
@@ -66,31 +67,36 @@ async function diffIdsOf(text: string, input: string, request: SquashRequest): P
 
 export async function planSquash(request: SquashRequest): Promise<SquashPlan> {
   const location = parseLocation(request.source, 'IMAGE');
-  const connect = request.engine ?? (async () => (require('@imagewright/docker') as typeof import('@imagewright/docker')).connectEngine(request.env));
-  request = { ...request, engine: memo(connect) };
-  const diffIds = await diffIdsOf(request.source, 'IMAGE', request);
-  let keep = 0;
-  if (request.keepBase !== undefined) {
-    keep = request.keepBase;
-    if (keep >= diffIds.length) throw usageError(`--keep-base ${keep}: ${request.source} has ${diffIds.length} layer${diffIds.length === 1 ? '' : 's'}; allowed 0 to ${diffIds.length - 1}`);
-  } else if (request.onto !== undefined) {
-    keep = sharedLayers(diffIds, await diffIdsOf(request.onto, '--onto', request));
-    if (keep >= diffIds.length) throw usageError(`--onto ${request.onto}: ${request.source} has no layer of its own above it; nothing to squash`);
-    if (keep === 0) throw usageError(`--onto ${request.onto}: shares no layer with ${request.source}; allowed a base image the image was built on`);
+  const engine = connector(request);
+  // An Engine image is inspected (cheap) before choosing how to read it; any other is opened once.
+  const opened = location.transport === 'engine' ? undefined : await openImage(location, { env: request.env });
+  try {
+    const diffIds = opened ? (await opened.config()).rootfs.diff_ids : await diffIdsOf(location, 'IMAGE', request, engine);
+    let keep = 0;
+    if (request.keepBase !== undefined) {
+      keep = request.keepBase;
+      if (keep >= diffIds.length) throw usageError(`--keep-base ${keep}: ${request.source} has ${diffIds.length} layer${diffIds.length === 1 ? '' : 's'}; allowed 0 to ${diffIds.length - 1}`);
+    } else if (request.onto !== undefined) {
+      keep = sharedLayers(diffIds, await diffIdsOf(parseLocation(request.onto, '--onto'), '--onto', request, engine));
+      if (keep >= diffIds.length) throw usageError(`--onto ${request.onto}: ${request.source} has no layer of its own above it; nothing to squash`);
+      if (keep === 0) throw usageError(`--onto ${request.onto}: shares no layer with ${request.source}; allowed a base image the image was built on`);
+    }
+    const env = request.env ?? process.env;
+    if (location.transport === 'engine' && keep === 0 && env.IMAGEWRIGHT_SQUASH_VIA !== 'layers') {
+      // The Engine merges its own layers in a container export: one read, in order, and no spool
+      // (`docker save` streams layers in no useful order). bench/squash measures both
+      // (IMAGEWRIGHT_SQUASH_VIA=layers reads the saved layers instead).
+      const image = await exportedImage(await engine(), location.ref);
+      return { location, image, keep, layers: diffIds.length, viaExport: true, total: image.inspect.Size ?? 0 };
+    }
+    const image = opened ?? (await openImage(location, { env: request.env }));
+    const layers = await image.layers();
+    const total = layers.slice(keep).reduce((sum, l) => sum + Math.max(0, l.size), 0);
+    return { location, image, keep, layers: layers.length, viaExport: false, total };
+  } catch (error) {
+    await opened?.close();
+    throw error;
   }
-  const env = request.env ?? process.env;
-  if (location.transport === 'engine' && keep === 0 && env.IMAGEWRIGHT_SQUASH_VIA !== 'layers') {
-    // The Engine merges its own layers in a container export: one read, in order, and no spool
-    // (`docker save` streams layers in no useful order). bench/squash measures both
-    // (IMAGEWRIGHT_SQUASH_VIA=layers reads the saved layers instead).
-    const engine = await request.engine!();
-    const image = await exportedImage(engine, location.ref);
-    return { location, image, keep, layers: diffIds.length, viaExport: true, total: image.inspect.Size ?? 0 };
-  }
-  const image = await openImage(location, { env: request.env });
-  const layers = await image.layers();
-  const total = layers.slice(keep).reduce((sum, l) => sum + Math.max(0, l.size), 0);
-  return { location, image, keep, layers: layers.length, viaExport: false, total };
 }
 
 /** The squashed image, in progress: read it once through a sink. */
@@ -126,8 +132,7 @@ function memo<T>(make: () => Promise<T>): () => Promise<T> {
 export async function configOf(text: string, input: string, request: Pick<SquashRequest, 'env' | 'engine'>): Promise<ImageConfig> {
   const location = parseLocation(text, input);
   if (location.transport === 'engine') {
-    const engine = await (request.engine ?? (async () => (require('@imagewright/docker') as typeof import('@imagewright/docker')).connectEngine(request.env)))();
-    return configFromInspect(await inspectImage(engine, location.ref));
+    return configFromInspect(await inspectImage(await connector(request)(), location.ref));
   }
   const image = await openImage(location, { env: request.env, input });
   try {
@@ -143,18 +148,11 @@ export async function configOf(text: string, input: string, request: Pick<Squash
  */
 export function importFilesystem(tar: Readable, from: ImageConfig, options: { name: string; crosslink?: boolean | string[] }): Merged {
   let opened = false;
-  const layer: Layer = {
-    diffId: '',
-    digest: '',
-    mediaType: 'application/vnd.oci.image.layer.v1.tar',
-    size: -1,
-    open: async () => {
-      if (opened) throw failure(`${options.name}: a stream can be read once`);
-      opened = true;
-      return tar;
-    },
-    openBlob: async () => tar,
-  };
+  const layer = unreadLayer(async () => {
+    if (opened) throw failure(`${options.name}: a stream can be read once`);
+    opened = true;
+    return tar;
+  });
   const merged = mergeLayers([layer], { keep: 0, crosslink: options.crosslink ?? false });
   const created = new Date();
   return {
