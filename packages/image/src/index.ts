@@ -20,3 +20,4 @@ export * from './destination';
 export { exportedImage, configFromInspect, inspectImage, ENGINE_FILES } from './source-export';
 export * from './engine-ref';
 export * from './media';
+export * from './files';
