@@ -14,3 +14,4 @@ export * from './process-env';
 export * from './layered-image';
 export * from './export-compare';
 export * from './random';
+export * from './patch-images';
