@@ -26,6 +26,10 @@ export interface RunContainerOptions {
   tty?: boolean;
   /** Called with the container's ID once it exists (image-dev reports it at the end). */
   onCreate?(id: string): void;
+  /** Runs after the attach and before the start: files put into the container (patch-image). */
+  beforeStart?(container: Dockerode.Container): Promise<void>;
+  /** Without a TTY, SIGINT/SIGTERM go to the container (docker's sig-proxy) unless false. */
+  forwardSignals?: boolean;
 }
 
 interface WaitAnswer {
@@ -194,6 +198,7 @@ export async function runContainer(engine: Engine, options: RunContainerOptions)
       });
     }
 
+    await options.beforeStart?.(container);
     try {
       await container.start();
       started = true;
@@ -210,7 +215,7 @@ export async function runContainer(engine: Engine, options: RunContainerOptions)
       resize();
       stdout.on('resize', resize); // Node emits it on SIGWINCH
       cleanups.push(() => stdout.off('resize', resize));
-    } else {
+    } else if (options.forwardSignals !== false) {
       const forward = (signal: NodeJS.Signals) => void container.kill({ signal }).catch(() => undefined);
       process.on('SIGINT', forward);
       process.on('SIGTERM', forward);

@@ -8,7 +8,7 @@ export * from './dedupe';
 export * from './analysis';
 export { writeArchive, isInProgress, parseTag, type AnyImage, type ArchiveOptions } from './sink-archive';
 export { writeOciLayout, writeOciArchive, type OciOptions, type OciResult } from './sink-oci';
-export { loadIntoEngine, type LoadOptions, type Loaded } from './sink-engine';
+export { loadIntoEngine, loadConfig, type LoadOptions, type Loaded } from './sink-engine';
 export { pushToRegistry, type PushOptions } from './sink-registry';
 export * from './tar-rules';
 export * from './entries';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ImageConfig } from './model';
-import { sharedLayers, squashConfig } from './mutate';
+import { appendLayer, sharedLayers, squashConfig } from './mutate';
 
 const d = (n: number) => `sha256:${String(n).repeat(64).slice(0, 64)}`;
 
@@ -56,5 +56,20 @@ describe('sharedLayers', () => {
     expect(sharedLayers([d(1), d(2), d(3)], [d(1), d(2)])).toBe(2);
     expect(sharedLayers([d(1), d(2)], [d(2)])).toBe(0);
     expect(sharedLayers([d(1)], [d(1), d(2)])).toBe(1);
+  });
+});
+
+describe('appendLayer', () => {
+  it('adds one layer and one history entry and keeps every other field', () => {
+    const created = new Date('2026-11-23T10:00:00.123Z');
+    const out = appendLayer(source, { diffId: d(4), created, createdBy: 'patch-image apt-upgrade', author: 'a@b.c', comment: 'OS "update": now' });
+    expect(out.rootfs.diff_ids).toEqual([d(1), d(2), d(3), d(4)]);
+    expect(out.history).toEqual([...source.history!, { created: created.toISOString(), created_by: 'patch-image apt-upgrade', author: 'a@b.c', comment: 'OS "update": now' }]);
+    expect(out.config).toEqual(source.config);
+    expect(out).toMatchObject({ architecture: 'amd64', os: 'linux', created: created.toISOString(), author: 'a@b.c' });
+    expect(out).not.toHaveProperty('container');
+    expect(out).not.toHaveProperty('container_config');
+    // The source is not changed.
+    expect(source.rootfs.diff_ids).toHaveLength(3);
   });
 });

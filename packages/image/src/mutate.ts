@@ -50,3 +50,32 @@ export function sharedLayers(image: string[], base: string[]): number {
   while (n < image.length && n < base.length && image[n] === base[n]) n++;
   return n;
 }
+
+export interface AppendLayerOptions {
+  diffId: string;
+  created: Date;
+  /** The history entry: what made the layer, who, why. */
+  createdBy: string;
+  author?: string;
+  comment?: string;
+}
+
+/**
+ * The config of `source` with one more layer on top (go-containerregistry's mutate.Append): the
+ * run config and every other field stay as they are, history gains one entry, `created` (and
+ * `author`, as docker commit sets it) describe the new layer. Stale pointers to a build container go.
+ */
+export function appendLayer(source: ImageConfig, options: AppendLayerOptions): ImageConfig {
+  const created = options.created.toISOString();
+  const { container: _container, container_config: _containerConfig, ...rest } = source as ImageConfig & { container?: unknown; container_config?: unknown };
+  const entry: HistoryEntry = { created, created_by: options.createdBy };
+  if (options.author) entry.author = options.author;
+  if (options.comment) entry.comment = options.comment;
+  return {
+    ...rest,
+    created,
+    ...(options.author ? { author: options.author } : {}),
+    rootfs: { type: 'layers', diff_ids: [...(source.rootfs?.diff_ids ?? []), options.diffId] },
+    history: [...(source.history ?? []), entry],
+  };
+}

@@ -58,3 +58,20 @@ export function formatLocation(location: ImageLocation): string {
       return `${location.transport}:${location.path}${location.ref ? `:${location.ref}` : ''}`;
   }
 }
+
+// distribution/reference's grammar: [host[:port]/]path-component(/path-component)*[:tag]
+const HOST = String.raw`(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?/)`;
+const COMPONENT = String.raw`[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*`;
+const TAGGED = new RegExp(String.raw`^(${HOST}?${COMPONENT}(?:/${COMPONENT})*)(?::([\w][\w.-]{0,127}))?$`);
+
+/**
+ * A reference an Engine tag can be: `repo[:tag]` with docker's grammar (lower-case path, optional
+ * registry host and port), given back as repo:tag (`latest` added). Digests and IDs are refused.
+ */
+export function tagReference(text: string, input = '--tag'): string {
+  const match = TAGGED.exec(text);
+  if (!match || /^[0-9a-f]{64}$/.test(match[1])) {
+    throw usageError(`${input} ${JSON.stringify(text)}: not a tag; allowed [HOST[:PORT]/]NAME[:TAG] (lower-case name, tag of letters, digits, _ . -)`);
+  }
+  return `${match[1]}:${match[2] ?? 'latest'}`;
+}

@@ -106,21 +106,8 @@ async function importSquashed(engine: Engine, image: ImageInProgress, options: L
     const done = await image.top.done;
     const configBytes = image.configFor({ diffId: done.diffId });
     checkDiffIds(image.name, configBytes, [done.diffId]);
-    const id = sha256Of(configBytes);
-    const written = { configBytes, config: { mediaType: OCI_TYPES.config, digest: id, size: configBytes.length }, layers: [{ mediaType: OCI_TYPES.layer, digest: done.diffId, size: done.size }] };
-    // manifest.json names the layer, which is not in the tar: the Engine has it from the import.
-    const metadata = tarOf([
-      { name: 'manifest.json', body: dockerManifest(written, []) },
-      { name: blobPath(id), body: configBytes },
-    ]);
-    let reported: string | undefined;
-    try {
-      reported = await loadedId((await engine.loadImage(metadata as unknown as NodeJS.ReadableStream)) as unknown as Readable, `${image.name}: load into the Engine`);
-    } catch (error) {
-      throw engineFailure(`${image.name}: load into the Engine (is the imported layer ${done.diffId}?)`, error);
-    }
-    loaded = id;
-    return await verify(engine, image.name, id, reported, [done.diffId]);
+    loaded = sha256Of(configBytes);
+    return await loadConfig(engine, configBytes, image.name);
   } catch (error) {
     if (!image.top.stream.destroyed) image.top.stream.destroy();
     throw error;
@@ -128,6 +115,32 @@ async function importSquashed(engine: Engine, image: ImageInProgress, options: L
     // The layer stays: the loaded image holds it.
     if (importId && importId !== loaded) await removeIntermediate(engine, importId);
   }
+}
+
+/**
+ * Gives the Engine an image whose layers it already has, with these exact config bytes (its ID is
+ * their sha256): a metadata-only `docker load` — manifest.json names layer files that are not in
+ * the tar, and the Engine skips reading a layer whose ChainID it has. Untagged; checked.
+ */
+export async function loadConfig(engine: Engine, configBytes: Buffer, name: string): Promise<Loaded> {
+  const id = sha256Of(configBytes);
+  const diffIds = (JSON.parse(configBytes.toString('utf8')) as { rootfs?: { diff_ids?: string[] } }).rootfs?.diff_ids ?? [];
+  const written = {
+    configBytes,
+    config: { mediaType: OCI_TYPES.config, digest: id, size: configBytes.length },
+    layers: diffIds.map((diffId) => ({ mediaType: OCI_TYPES.layer, digest: diffId, size: 0 })),
+  };
+  const metadata = tarOf([
+    { name: 'manifest.json', body: dockerManifest(written, []) },
+    { name: blobPath(id), body: configBytes },
+  ]);
+  let reported: string | undefined;
+  try {
+    reported = await loadedId((await engine.loadImage(metadata as unknown as NodeJS.ReadableStream)) as unknown as Readable, `${name}: load into the Engine`);
+  } catch (error) {
+    throw engineFailure(`${name}: load into the Engine (does it have layers ${diffIds.join(', ')}?)`, error);
+  }
+  return verify(engine, name, id, reported, diffIds);
 }
 
 async function removeIntermediate(engine: Engine, importId: string): Promise<void> {
