@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --
 import { command } from '@imagewright/core/bin';
-import { PATCH_CONFLICTS, PATCH_DESCRIPTION, PATCH_OPTIONS } from '@imagewright/patch/command';
+import { PATCH_DESCRIPTION, PATCH_SPEC } from '@imagewright/patch/command';
 
 command({
   name: 'patch-apt',
@@ -12,12 +12,7 @@ nothing else is upgraded beyond what they need (apt-get install --no-install-rec
 --upgrade on Alpine). Prints the packages that changed, before → after. --description defaults
 to "apt: PACKAGE...".
 ${PATCH_DESCRIPTION}`,
-  config: 'lazy',
-  image: 'option',
-  json: true,
-  options: PATCH_OPTIONS,
-  conflicts: PATCH_CONFLICTS,
-  engineVersion: (env) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).engineApiVersion(env),
+  ...PATCH_SPEC,
   async run(ctx) {
     const patch = require('@imagewright/patch') as typeof import('@imagewright/patch');
     const { runPatch } = require('@imagewright/patch/command') as typeof import('@imagewright/patch/command');

@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --
 import { command, usageError } from '@imagewright/core/bin';
-import { PATCH_CONFLICTS, PATCH_DESCRIPTION, PATCH_OPTIONS } from '@imagewright/patch/command';
+import { PATCH_DESCRIPTION, PATCH_SPEC } from '@imagewright/patch/command';
 
 command({
   name: 'patch-image',
@@ -10,12 +10,7 @@ command({
   description: `${PATCH_DESCRIPTION}
 SCRIPT is any executable file (its #! line picks the interpreter; none: /bin/sh), run in
 /opt/patches/<source-id>/. Prints DEST and the new image ID; --json the whole result.`,
-  config: 'lazy',
-  image: 'option',
-  json: true,
-  options: PATCH_OPTIONS,
-  conflicts: PATCH_CONFLICTS,
-  engineVersion: (env) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).engineApiVersion(env),
+  ...PATCH_SPEC,
   async run(ctx) {
     const { readFileSync, statSync } = require('node:fs') as typeof import('node:fs');
     const { basename } = require('node:path') as typeof import('node:path');

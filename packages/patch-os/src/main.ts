@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --
 import { command } from '@imagewright/core/bin';
-import { PATCH_CONFLICTS, PATCH_DESCRIPTION, PATCH_OPTIONS } from '@imagewright/patch/command';
+import { PATCH_DESCRIPTION, PATCH_SPEC } from '@imagewright/patch/command';
 
 command({
   name: 'patch-os',
@@ -11,12 +11,7 @@ The distribution is read from the image's package database; an image with neithe
 Prints the packages that changed, before → after, read from the package database before and after
 the patch, then DEST and the new image ID. --description defaults to "OS update".
 ${PATCH_DESCRIPTION}`,
-  config: 'lazy',
-  image: 'option',
-  json: true,
-  options: PATCH_OPTIONS,
-  conflicts: PATCH_CONFLICTS,
-  engineVersion: (env) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).engineApiVersion(env),
+  ...PATCH_SPEC,
   async run(ctx) {
     const patch = require('@imagewright/patch') as typeof import('@imagewright/patch');
     const { runPatch } = require('@imagewright/patch/command') as typeof import('@imagewright/patch/command');

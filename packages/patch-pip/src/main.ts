@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --
 import { command, usageError } from '@imagewright/core/bin';
-import { PATCH_CONFLICTS, PATCH_DESCRIPTION, PATCH_OPTIONS } from '@imagewright/patch/command';
+import { PATCH_DESCRIPTION, PATCH_OPTIONS, PATCH_SPEC } from '@imagewright/patch/command';
 
 command({
   name: 'patch-pip',
@@ -14,12 +14,8 @@ patch folder and installed from there (offline sites). The patched image then ru
 (image-test ENV) and the tag moves only when they pass (--no-test skips them). --description
 defaults to "pip ENV: PACKAGE...".
 ${PATCH_DESCRIPTION}`,
-  config: 'lazy',
-  image: 'option',
-  json: true,
+  ...PATCH_SPEC,
   options: { ...PATCH_OPTIONS, 'no-test': { type: 'boolean', description: "do not run the environment's tests before the tag moves" } },
-  conflicts: PATCH_CONFLICTS,
-  engineVersion: (env) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).engineApiVersion(env),
   async run(ctx) {
     const { readFileSync, statSync } = require('node:fs') as typeof import('node:fs');
     const { basename } = require('node:path') as typeof import('node:path');

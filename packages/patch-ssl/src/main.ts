@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --
 import { command } from '@imagewright/core/bin';
-import { PATCH_CONFLICTS, PATCH_DESCRIPTION, PATCH_OPTIONS } from '@imagewright/patch/command';
+import { PATCH_DESCRIPTION, PATCH_SPEC } from '@imagewright/patch/command';
 
 command({
   name: 'patch-ssl',
@@ -14,12 +14,7 @@ the whole bundle to /etc/ssl/certs/imagewright-ca-bundle.pem; then the image's c
 /opt/common-scripts/fix-certs runs when present, update-ca-certificates otherwise (an image with
 neither fails). --description defaults to "SSL cert update.".
 ${PATCH_DESCRIPTION}`,
-  config: 'lazy',
-  image: 'option',
-  json: true,
-  options: PATCH_OPTIONS,
-  conflicts: PATCH_CONFLICTS,
-  engineVersion: (env) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).engineApiVersion(env),
+  ...PATCH_SPEC,
   async run(ctx) {
     const patch = require('@imagewright/patch') as typeof import('@imagewright/patch');
     const { runPatch } = require('@imagewright/patch/command') as typeof import('@imagewright/patch/command');

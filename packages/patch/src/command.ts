@@ -16,6 +16,16 @@ export const PATCH_OPTIONS: Record<string, OptionSpec> = {
 
 export const PATCH_CONFLICTS = [['source', 'image']];
 
+/** The parts of a patch command's spec they all share (spread into it). */
+export const PATCH_SPEC = {
+  config: 'lazy',
+  image: 'option',
+  json: true,
+  options: PATCH_OPTIONS,
+  conflicts: PATCH_CONFLICTS,
+  engineVersion: (env: NodeJS.ProcessEnv) => (require('@imagewright/docker') as typeof import('@imagewright/docker')).engineApiVersion(env),
+} as const;
+
 export const PATCH_DESCRIPTION = `
 The patch runs as root in a container of the source image. Its record goes into the image, in
 /opt/patches/<source-id>/: metadata.yaml (author, description, time, source ID and digests,
