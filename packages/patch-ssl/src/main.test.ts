@@ -64,7 +64,7 @@ function workspace(tag: string) {
 function twoCertificates(): string[] {
   const certs = readFileSync(HOST_BUNDLE, 'latin1').match(PEM) ?? [];
   expect(certs.length).toBeGreaterThanOrEqual(2);
-  return [certs[0], certs[certs.length - 1]];
+  return [certs[0]!, certs[certs.length - 1]!];
 }
 
 beforeAll(async () => {
