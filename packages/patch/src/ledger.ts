@@ -32,7 +32,9 @@ function readDocument(file: string): Doc | undefined {
   const root = doc.contents;
   if (root === null) return doc;
   const patches = yaml().isMap(root) ? root.get('patches', true) : undefined;
-  if (!yaml().isMap(root) || (patches !== undefined && patches !== null && !yaml().isSeq(patches))) {
+  // `patches:` with nothing after it is an empty list (a null scalar node).
+  const empty = patches === undefined || patches === null || (yaml().isScalar(patches) && patches.value === null);
+  if (!yaml().isMap(root) || (!empty && !yaml().isSeq(patches))) {
     throw usageError(`${file}: allowed a mapping with a \`patches:\` list`);
   }
   return doc;

@@ -274,7 +274,7 @@ describe('generated scripts', () => {
   it('packageInstall chooses by the image: apt-get install of exactly those (Debian), apk add (Alpine), refused otherwise', () => {
     const make = packageInstall(['openssl=3.0.15-1~deb12u1', 'libc6:amd64'], 'registry.example/app');
     const apt = make(debian).body.toString();
-    expect(apt).toMatch(/^apt-get install --yes .* openssl=3\.0\.15-1~deb12u1 libc6:amd64$/m);
+    expect(apt).toMatch(/^apt-get install --yes .* 'openssl=3\.0\.15-1~deb12u1' libc6:amd64$/m);
     expect(apt).not.toMatch(/upgrade/);
     const apk = packageInstall(['openssl=3.1.4-r5'], 'img')(alpine).body.toString();
     expect(apk).toMatch(/^apk add --no-cache --upgrade openssl=3\.1\.4-r5$/m);

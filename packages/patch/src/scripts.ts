@@ -11,7 +11,7 @@ export function shippedScript(name: 'apt-upgrade' | 'apk-upgrade'): PatchFile {
   return { name, body: readFileSync(join(SCRIPTS_DIR, name)), mode: 0o755 };
 }
 
-const quote = (word: string) => (/^[\w./=:+~-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`);
+const quote = (word: string) => (/^[\w./=:+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`);
 
 function distroName(os: OsInventory): string {
   return os.distro ? `${os.distro.prettyName ?? os.distro.id}` : 'no /etc/os-release';
