@@ -93,6 +93,8 @@ describe('patch-ssl', () => {
     expect(out).toMatchObject({ tag: `${REPO}:hook`, previous: src, backup: `${REPO}:pre-patch-${short(src)}`, patchDir: `/${dir}`, exitStatus: 0 });
     expect(await idOf(`${REPO}:hook`)).toBe(out.id);
     expect(await idOf(`${REPO}:pre-patch-${short(src)}`)).toBe(src);
+    // The positive case of what the failure tests check: the commit is a child of the source.
+    expect(await childrenOf(src)).toEqual([out.id]);
 
     const files = await filesIn(out.id, '');
     const crts = [...files.keys()].filter((name) => name.startsWith(`${CA_DIR}/`) && name.endsWith('.crt')).sort();
