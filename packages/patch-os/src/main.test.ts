@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from '@imagewright/docker';
-import { BUSYBOX_IMAGE, busyboxImage, CANARY, ensureEngine, envFor, heldBackDebianImage, runBin, runInImage, tempDeploymentRoot } from '@imagewright/testing';
+import { BUSYBOX_IMAGE, busyboxImage, CANARY, ensureEngine, envFor, heldBackDebianImage, patchContainersOf, runBin, runInImage, tempDeploymentRoot } from '@imagewright/testing';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -15,7 +15,6 @@ let heldBack: string;
 
 const short = (id: string) => id.slice(7, 19);
 const idOf = async (ref: string) => (await engine.getImage(ref).inspect()).Id;
-const patchContainers = async () => (await engine.listContainers({ all: true })).filter((c) => c.Names.some((n) => n.startsWith('/imagewright-patch-')));
 
 /** Installed packages as dpkg says in a container of IMAGE: name → version. */
 async function dpkg(image: string): Promise<Map<string, string>> {
@@ -71,7 +70,7 @@ describe('patch-os', () => {
     expect(parse(metadataText)).toMatchObject({ author: 'ops@example.org', description: 'OS update', exitStatus: 0, script: { name: 'apt-upgrade' }, source: { id: heldBack } });
     expect(log).toContain('apt-get dist-upgrade --yes');
     expect(log).toMatch(/Setting up imagewright-canary \(2\.0\)/);
-    expect(await patchContainers()).toEqual([]);
+    expect(await patchContainersOf(engine, heldBack)).toEqual([]);
 
     const ledger = parse(readFileSync(ws.ledger, 'utf8'));
     expect(ledger.patches[0]).toMatchObject({ command: 'patch-os', result: { id: out.id }, source: { id: heldBack } });
@@ -115,6 +114,6 @@ describe('patch-os', () => {
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(result.stderr).toMatch(/knows Debian\/Ubuntu \(apt\) and Alpine \(apk\) images; this one has neither/);
     expect(await idOf(`${REPO}:busybox`)).toBe(busybox);
-    expect(await patchContainers()).toEqual([]);
+    expect(await patchContainersOf(engine, busybox)).toEqual([]);
   });
 });

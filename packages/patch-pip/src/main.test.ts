@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Engine } from '@imagewright/docker';
-import { buildWheel, builtEnvDeployment, ENV_DEPLOYMENT, ensureEngine, removeChainTags, runBin, runInImage, untarFiles } from '@imagewright/testing';
+import { buildWheel, builtEnvDeployment, childImagesOf, ENV_DEPLOYMENT, ensureEngine, patchContainersOf, removeChainTags, runBin, runInImage, untarFiles } from '@imagewright/testing';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -21,10 +21,8 @@ let broken: string;
 
 const idOf = async (ref: string) => (await engine.getImage(ref).inspect()).Id;
 const short = (id: string) => id.slice(7, 19);
-/** Patch containers of SOURCE left behind (named imagewright-patch-<short id>-<pid>; other tests may run at once). */
-const patchContainers = async (source: string) => (await engine.listContainers({ all: true })).filter((c) => c.Names.some((n) => n.startsWith(`/imagewright-patch-${short(source)}-`)));
-/** Images committed on top of ID (docker commit records the container's image as the parent). */
-const childrenOf = async (id: string) => (await engine.listImages({ all: true })).filter((i) => i.ParentId === id).map((i) => i.Id);
+const patchContainers = (source: string) => patchContainersOf(engine, source);
+const childrenOf = (id: string) => childImagesOf(engine, id);
 /** The image the frame committed and then checked: it says "checking <short id>". */
 const checked = (stderr: string) => stderr.match(/checking ([0-9a-f]{12})/)?.[1];
 

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from '@imagewright/docker';
-import { busyboxEntries, ensureEngine, envFor, loadLayeredImage, runBin, tempDeploymentRoot, untarFiles, type LayerEntry } from '@imagewright/testing';
+import { busyboxEntries, childImagesOf, ensureEngine, envFor, filesInImage, loadLayeredImage, patchContainersOf, runBin, tempDeploymentRoot, type LayerEntry } from '@imagewright/testing';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -31,23 +31,11 @@ async function source(tag: string, hook: boolean): Promise<string> {
   return image.id;
 }
 
-/** The files under `prefix` in IMAGE, from `docker export` of a container (the Engine's merge). */
-async function filesIn(image: string, prefix: string): Promise<Map<string, Buffer>> {
-  const container = await engine.createContainer({ Image: image, Cmd: ['true'], Entrypoint: [] });
-  try {
-    const all = await untarFiles((await container.export()) as unknown as NodeJS.ReadableStream);
-    return new Map([...all].filter(([name]) => name.startsWith(prefix)));
-  } finally {
-    await container.remove({ force: true });
-  }
-}
-
 const idOf = async (ref: string) => (await engine.getImage(ref).inspect()).Id;
 const short = (id: string) => id.slice(7, 19);
-/** Patch containers of SOURCE left behind (named imagewright-patch-<short id>-<pid>; other tests may run at once). */
-const patchContainers = async (source: string) => (await engine.listContainers({ all: true })).filter((c) => c.Names.some((n) => n.startsWith(`/imagewright-patch-${short(source)}-`)));
-/** Images committed on top of ID (docker commit records the container's image as the parent). */
-const childrenOf = async (id: string) => (await engine.listImages({ all: true })).filter((i) => i.ParentId === id).map((i) => i.Id);
+const filesIn = (image: string, prefix: string) => filesInImage(engine, image, prefix);
+const patchContainers = (source: string) => patchContainersOf(engine, source);
+const childrenOf = (id: string) => childImagesOf(engine, id);
 
 function workspace(tag: string) {
   const root = tempDeploymentRoot(DEPLOYMENT);

@@ -318,7 +318,8 @@ export async function applyPatch(engine: Engine, request: PatchRequest): Promise
     // leak it into the image: no labels, env or workdir of ours; root only when the image is not.
     const entrypoint = runConfig.Entrypoint ?? [];
     const shebang = scriptFile.body.subarray(0, 2).toString('latin1') === '#!';
-    const wrapper = `cd ${quote(patchDir)} && exec ${shebang ? '' : '/bin/sh '}${quote(`./${script.name}`)}`;
+    // One pipe for both streams: patch.log keeps the order the script wrote in (two pipes race).
+    const wrapper = `cd ${quote(patchDir)} && exec ${shebang ? '' : '/bin/sh '}${quote(`./${script.name}`)} 2>&1`;
     const user = runConfig.User && !/^(root|0)(:(root|0))?$/.test(runConfig.User) ? '0:0' : undefined;
     const flags = {
       ...docker.emptyRunFlags(),

@@ -206,3 +206,28 @@ export async function buildWheel(engine: Engine, image: string, project: { name:
   writeFileSync(path, body);
   return path;
 }
+
+/** The files under `prefix` in IMAGE, from `docker export` of a container (the Engine's own merge). */
+export async function filesInImage(engine: Engine, image: string, prefix: string): Promise<Map<string, Buffer>> {
+  const container = await engine.createContainer({ Image: image, Cmd: ['true'], Entrypoint: [] });
+  try {
+    const all = await untarFiles((await container.export()) as unknown as NodeJS.ReadableStream);
+    return new Map([...all].filter(([name]) => name.startsWith(prefix)));
+  } finally {
+    await container.remove({ force: true });
+  }
+}
+
+/**
+ * Patch containers of SOURCE still there (patch-image names them imagewright-patch-<short id>-<pid>):
+ * per source, so tests running at the same time do not see each other's.
+ */
+export async function patchContainersOf(engine: Engine, source: string): Promise<string[]> {
+  const prefix = `/imagewright-patch-${source.replace(/^sha256:/, '').slice(0, 12)}-`;
+  return (await engine.listContainers({ all: true })).filter((c) => c.Names.some((n) => n.startsWith(prefix))).map((c) => c.Id);
+}
+
+/** Images committed on top of ID (docker commit records the container's image as the parent). */
+export async function childImagesOf(engine: Engine, id: string): Promise<string[]> {
+  return (await engine.listImages({ all: true })).filter((i) => i.ParentId === id).map((i) => i.Id);
+}
