@@ -59,7 +59,7 @@ export function formatLocation(location: ImageLocation): string {
   }
 }
 
-// distribution/reference's grammar: [host[:port]/]path-component(/path-component)*[:tag]
+// distribution/reference's grammar: [host[:port]/]path-component(/path-component)*[:tag].
 const HOST = String.raw`(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?/)`;
 const COMPONENT = String.raw`[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*`;
 const TAGGED = new RegExp(String.raw`^(${HOST}?${COMPONENT}(?:/${COMPONENT})*)(?::([\w][\w.-]{0,127}))?$`);
@@ -70,7 +70,10 @@ const TAGGED = new RegExp(String.raw`^(${HOST}?${COMPONENT}(?:/${COMPONENT})*)(?
  */
 export function tagReference(text: string, input = '--tag'): string {
   const match = TAGGED.exec(text);
-  if (!match || /^[0-9a-f]{64}$/.test(match[1])) {
+  const first = text.split('/')[0];
+  // A first part without a dot or port that is not localhost is a path part: lower case only.
+  const badHost = text.includes('/') && !/[.:]/.test(first) && first !== 'localhost' && first !== first.toLowerCase();
+  if (!match || badHost || /^[0-9a-f]{64}$/.test(match[1])) {
     throw usageError(`${input} ${JSON.stringify(text)}: not a tag; allowed [HOST[:PORT]/]NAME[:TAG] (lower-case name, tag of letters, digits, _ . -)`);
   }
   return `${match[1]}:${match[2] ?? 'latest'}`;

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from '@imagewright/docker';
-import { busyboxEntries, childImagesOf, ensureEngine, envFor, filesInImage, loadLayeredImage, patchContainersOf, runBin, tempDeploymentRoot, type LayeredConfig } from '@imagewright/testing';
+import { busyboxEntries, childImagesOf, ensureEngine, envFor, filesInImage, loadLayeredImage, patchContainersOf, runBin, tempDeploymentRoot, removeRepository, type LayeredConfig } from '@imagewright/testing';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -10,7 +10,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const REPO = `imagewright-test/patch-${process.pid}`;
 const DEPLOYMENT = 'patchdep';
 let engine: Engine;
-const made = new Set<string>();
 
 const SOURCE_CONFIG: LayeredConfig = {
   Env: ['PATH=/bin', 'GREETING=hello world'],
@@ -28,7 +27,6 @@ async function source(tag: string, config: LayeredConfig = SOURCE_CONFIG, extra:
   // Each source its own image (its own ID), whatever the config.
   const files = [{ path: 'etc/source', content: tag }, ...extra];
   const image = await loadLayeredImage(engine, `${REPO}:${tag}`, [busyboxEntries(), files.map((f) => ({ ...f, type: 'file' as const }))], config);
-  made.add(`${REPO}:${tag}`);
   return image.id;
 }
 
@@ -54,9 +52,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const ref of made) await engine.getImage(ref).remove({ force: true }).catch(() => undefined);
-  const tags = (await engine.listImages()).flatMap((i) => i.RepoTags ?? []).filter((t) => t.startsWith(`${REPO}:`));
-  for (const ref of tags) await engine.getImage(ref).remove({ force: true }).catch(() => undefined);
+  await removeRepository(engine, REPO);
 });
 
 describe('patch-image', () => {
@@ -187,7 +183,6 @@ describe('patch-image', () => {
     expect(out.tag).toBe(`${REPO}:other`);
     expect(out.backup).toBeUndefined();
     expect(await idOf(`${REPO}:byid`)).toBe(src);
-    made.add(`${REPO}:other`);
 
     const cases: [string[], RegExp][] = [
       [[script, '--description', 'x'], /--author EMAIL is required/],

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from '@imagewright/docker';
-import { BUSYBOX_IMAGE, busyboxImage, CANARY, ensureEngine, envFor, heldBackDebianImage, patchContainersOf, runBin, runInImage, tempDeploymentRoot } from '@imagewright/testing';
+import { BUSYBOX_IMAGE, busyboxImage, CANARY, ensureEngine, envFor, heldBackDebianImage, patchContainersOf, runBin, runInImage, tempDeploymentRoot, removeRepository } from '@imagewright/testing';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -34,8 +34,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  const tags = (await engine.listImages()).flatMap((i) => i.RepoTags ?? []).filter((t) => t.startsWith(`${REPO}:`));
-  for (const ref of tags) await engine.getImage(ref).remove({ force: true }).catch(() => undefined);
+  await removeRepository(engine, REPO);
 });
 
 describe('patch-os', () => {

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from '@imagewright/docker';
-import { busyboxEntries, childImagesOf, ensureEngine, envFor, filesInImage, loadLayeredImage, patchContainersOf, runBin, tempDeploymentRoot, type LayerEntry } from '@imagewright/testing';
+import { busyboxEntries, childImagesOf, ensureEngine, envFor, filesInImage, loadLayeredImage, patchContainersOf, runBin, tempDeploymentRoot, removeRepository, type LayerEntry } from '@imagewright/testing';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -13,7 +13,6 @@ const HOST_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 const CA_DIR = 'usr/local/share/ca-certificates/imagewright';
 const PEM = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 let engine: Engine;
-const made = new Set<string>();
 
 // The STScI-style hook: rebuilds the trust store from the split certificates, leaves a trace.
 const HOOK = `#!/bin/sh
@@ -27,7 +26,6 @@ async function source(tag: string, hook: boolean): Promise<string> {
   const files: LayerEntry[] = [{ path: 'etc/source', type: 'file', content: tag }];
   if (hook) files.push({ path: 'opt', type: 'dir' }, { path: 'opt/common-scripts', type: 'dir' }, { path: 'opt/common-scripts/fix-certs', type: 'file', content: HOOK, mode: 0o755 });
   const image = await loadLayeredImage(engine, `${REPO}:${tag}`, [busyboxEntries(), files], { Env: ['PATH=/bin'], Cmd: ['sh'] });
-  made.add(`${REPO}:${tag}`);
   return image.id;
 }
 
@@ -60,9 +58,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const ref of made) await engine.getImage(ref).remove({ force: true }).catch(() => undefined);
-  const tags = (await engine.listImages()).flatMap((i) => i.RepoTags ?? []).filter((t) => t.startsWith(`${REPO}:`));
-  for (const ref of tags) await engine.getImage(ref).remove({ force: true }).catch(() => undefined);
+  await removeRepository(engine, REPO);
 });
 
 describe('patch-ssl', () => {

@@ -1,15 +1,11 @@
 import { ImagewrightError } from '@imagewright/core';
+import { thrown } from '@imagewright/testing';
 import type { RunConfig } from '@imagewright/image';
 import { describe, expect, it } from 'vitest';
 import { checkAuthor, checkFileName, configDrift, KEPT_FIELDS } from './frame';
 
 function usage(fn: () => unknown, ...mentions: string[]): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
+  const caught: unknown = thrown(fn);
   expect(caught).toBeInstanceOf(ImagewrightError);
   expect((caught as ImagewrightError).exitCode).toBe(2);
   expect((caught as Error).message).not.toContain('\n');

@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImagewrightError } from '@imagewright/core';
+import { thrown } from '@imagewright/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { appendLedger, checkLedger, type LedgerEntry, readLedger } from './ledger';
 
@@ -18,12 +19,7 @@ const entry = (n: number, extra: Partial<LedgerEntry> = {}): LedgerEntry => ({
 
 /** The usage error thrown by FN: exit 2, naming FILE. */
 function usageErrorOf(fn: () => unknown, file: string): ImagewrightError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
+  const caught: unknown = thrown(fn);
   expect(caught).toBeInstanceOf(ImagewrightError);
   const error = caught as ImagewrightError;
   expect(error.exitCode).toBe(2);

@@ -231,3 +231,9 @@ export async function patchContainersOf(engine: Engine, source: string): Promise
 export async function childImagesOf(engine: Engine, id: string): Promise<string[]> {
   return (await engine.listImages({ all: true })).filter((i) => i.ParentId === id).map((i) => i.Id);
 }
+
+/** Removes every tag of REPO (a test's own repository: its sources, results and backups). */
+export async function removeRepository(engine: Engine, repo: string): Promise<void> {
+  const tags = (await engine.listImages()).flatMap((i) => i.RepoTags ?? []).filter((t) => t.startsWith(`${repo}:`));
+  for (const ref of tags) await engine.getImage(ref).remove({ force: true }).catch(() => undefined);
+}
