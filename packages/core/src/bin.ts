@@ -4,5 +4,5 @@
  */
 export { command } from './cli';
 export { usageError } from './errors';
-export { formatElapsed, shownPath } from './output';
+export { formatElapsed, shortId, shownPath } from './output';
 export { DERIVED_NAMES, INPUT_NAMES, INPUTS, toExports } from './config';

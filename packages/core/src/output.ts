@@ -150,6 +150,11 @@ export function humanDuration(ms: number): string {
   return `${Math.floor(ms / 3_600_000 / 24 / 365)} years`;
 }
 
+/** An image ID as the docker CLI shows it: 12 hex digits, no `sha256:`. */
+export function shortId(id: string): string {
+  return id.replace(/^sha256:/, '').slice(0, 12);
+}
+
 /** A step's running time as people read it: "0.4s", "12.3s", "1m08s", "1h02m". */
 export function formatElapsed(seconds: number): string {
   if (seconds < 60) return `${seconds.toFixed(1)}s`;

@@ -1,5 +1,5 @@
 #!/usr/bin/env -S node --
-import { command } from '@imagewright/core/bin';
+import { command, shortId } from '@imagewright/core/bin';
 
 command({
   name: 'image-patches',
@@ -19,7 +19,6 @@ these tools, with source and result images, kept in git.`,
   async run(ctx) {
     const { out, env } = ctx;
     const patch = require('@imagewright/patch') as typeof import('@imagewright/patch');
-    const short = (id: unknown) => (typeof id === 'string' ? id.replace(/^sha256:/, '').slice(0, 12) : '');
     const firstLine = (text: unknown) => String(text ?? '').split('\n')[0];
     if (ctx.values.ledger) {
       const file = (require('node:path') as typeof import('node:path')).join(ctx.loaded.deployment.dir, 'patches.yaml');
@@ -28,7 +27,7 @@ these tools, with source and result images, kept in git.`,
       if (!entries.length) return out.info(`no patches recorded in ${file}`);
       out.table(
         ['TIME', 'COMMAND', 'AUTHOR', 'SOURCE', 'RESULT', 'TAG', 'DESCRIPTION'],
-        entries.map((e) => [e.time, e.command, e.author, short(e.source?.id), short(e.result?.id), e.result?.tag ?? '', firstLine(e.description)]),
+        entries.map((e) => [e.time, e.command, e.author, shortId(e.source?.id ?? ''), shortId(e.result?.id ?? ''), e.result?.tag ?? '', firstLine(e.description)]),
       );
       return;
     }

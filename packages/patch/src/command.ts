@@ -82,7 +82,7 @@ export async function runPatch(ctx: CommandContext, patch: PatchCommand | ((sour
 function print(ctx: CommandContext, result: PatchResult, ledger: string | undefined): void {
   const { out } = ctx;
   if (out.json) return out.printJson({ ...result, ...(ledger ? { ledger } : {}) });
-  const short = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
+  const short = (require('@imagewright/core') as typeof import('@imagewright/core')).shortId;
   if (result.packages) {
     if (result.packages.length) {
       out.table(

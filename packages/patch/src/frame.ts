@@ -1,5 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
-import { failure, imagewrightVersion, usageError } from '@imagewright/core';
+import { failure, imagewrightVersion, shortId, usageError } from '@imagewright/core';
 import type { Engine } from '@imagewright/docker';
 import type { ImageConfig, RunConfig } from '@imagewright/image';
 import type { OsInventory, PackageChange } from '@imagewright/inventory';
@@ -93,9 +93,9 @@ export function checkAuthor(author: string): void {
   }
 }
 
-const shortId = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
-const sha256 = (bytes: Buffer) => (require('node:crypto') as typeof import('node:crypto')).createHash('sha256').update(bytes).digest('hex');
-const quote = (word: string) => (/^[\w./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`);
+
+/** The image model, loaded on first use (bins stay light). */
+const imageModel = () => require('@imagewright/image') as typeof import('@imagewright/image');
 
 function engineError(what: string, error: unknown): Error {
   const { engineMessage } = require('@imagewright/docker') as typeof import('@imagewright/docker');
@@ -104,7 +104,7 @@ function engineError(what: string, error: unknown): Error {
 
 /** docker:// is pulled when missing (pull → patch); archives are loaded, untagged. */
 async function sourceImage(engine: Engine, text: string, env: NodeJS.ProcessEnv, log: Writable): Promise<{ info: Inspect; ref: string; tagged?: string }> {
-  const image = require('@imagewright/image') as typeof import('@imagewright/image');
+  const image = imageModel();
   const location = image.parseLocation(text, '--source');
   const ref = await image.engineRef(text, { env, input: '--source', engine: async () => engine });
   const inspect = async () => (await engine.getImage(ref).inspect()) as unknown as Inspect;
@@ -126,7 +126,7 @@ async function sourceImage(engine: Engine, text: string, env: NodeJS.ProcessEnv,
 }
 
 function destination(request: PatchRequest, source: { info: Inspect; tagged?: string }): string {
-  const { tagReference } = require('@imagewright/image') as typeof import('@imagewright/image');
+  const { tagReference } = imageModel();
   if (request.dest !== undefined) return tagReference(request.dest, '--tag');
   if (source.tagged) return source.tagged;
   const tags = (source.info.RepoTags ?? []).filter((t) => !t.includes('<none>'));
@@ -166,7 +166,7 @@ async function putFiles(container: import('dockerode').Container, dir: string, f
 /** The inventory paths from the container's file system (docker cp), for the package database. */
 async function containerInventory(container: import('dockerode').Container) {
   const inventory = require('@imagewright/inventory') as typeof import('@imagewright/inventory');
-  const { readEntries } = require('@imagewright/image') as typeof import('@imagewright/image');
+  const { readEntries } = imageModel();
   const files = new Map<string, import('@imagewright/image').ImageFile>();
   for (const path of inventory.INVENTORY_PATHS) {
     let tar: Readable;
@@ -186,7 +186,7 @@ async function containerInventory(container: import('dockerode').Container) {
       files.set(name, {
         path: name,
         kind: entry.kind,
-        mode: entry.header.mode ?? 0,
+        mode: (entry.header.mode ?? 0) & 0o7777,
         uid: entry.header.uid ?? 0,
         gid: entry.header.gid ?? 0,
         layer: 0,
@@ -302,7 +302,7 @@ export async function applyPatch(engine: Engine, request: PatchRequest): Promise
     const source: PatchSource = { image: request.source, id: info.Id, repoDigests: info.RepoDigests ?? [] };
     const scriptFile = typeof request.script === 'function' ? request.script(await engineInventory(engine, info.Id)) : request.script;
     checkFileName(scriptFile.name, 'SCRIPT');
-    const script = { name: scriptFile.name, sha256: sha256(scriptFile.body) };
+    const script = { name: scriptFile.name, sha256: imageModel().sha256Of(scriptFile.body).slice('sha256:'.length) };
     const metadata: PatchMetadata = {
       author: request.author,
       description: request.description,
@@ -319,7 +319,8 @@ export async function applyPatch(engine: Engine, request: PatchRequest): Promise
     const entrypoint = runConfig.Entrypoint ?? [];
     const shebang = scriptFile.body.subarray(0, 2).toString('latin1') === '#!';
     // One pipe for both streams: patch.log keeps the order the script wrote in (two pipes race).
-    const wrapper = `cd ${quote(patchDir)} && exec ${shebang ? '' : '/bin/sh '}${quote(`./${script.name}`)} 2>&1`;
+    const { shellQuote } = imageModel();
+    const wrapper = `cd ${shellQuote(patchDir)} && exec ${shebang ? '' : '/bin/sh '}${shellQuote(`./${script.name}`)} 2>&1`;
     const user = runConfig.User && !/^(root|0)(:(root|0))?$/.test(runConfig.User) ? '0:0' : undefined;
     const flags = {
       ...docker.emptyRunFlags(),
@@ -389,9 +390,9 @@ export async function applyPatch(engine: Engine, request: PatchRequest): Promise
     const previous = await docker.imageIdOf(engine, dest);
     const backupTag = previous ? `pre-patch-${shortId(previous)}` : undefined;
     const packages = before && after ? (require('@imagewright/inventory') as typeof import('@imagewright/inventory')).diffPackages(before.packages, after.packages) : undefined;
-    const ledgerBefore = request.ledger ? readIfExists(request.ledger) : undefined;
-    const promotion = await interrupts.guarded(
+    const { promotion } = await interrupts.guarded(
       async () => {
+        let undoLedger: (() => void) | undefined;
         if (request.ledger) {
           const entry: LedgerEntry = {
             time: metadata.time,
@@ -403,17 +404,17 @@ export async function applyPatch(engine: Engine, request: PatchRequest): Promise
             result: { tag: dest, id, ...(previous && previous !== id ? { backup: `${docker.splitRef(dest)[0]}:${backupTag}` } : {}) },
             ...(packages ? { packages } : {}),
           };
-          appendLedger(request.ledger, entry);
+          undoLedger = appendLedger(request.ledger, entry);
         }
-        return docker.promoteTag(engine, id, dest, backupTag);
+        return { promotion: await docker.promoteTag(engine, id, dest, backupTag), undoLedger };
       },
-      async (moved) => {
+      async ({ promotion: moved, undoLedger }) => {
         // Interrupted while the tag moved: put everything back.
         const [repo, tag] = docker.splitRef(dest);
         if (moved.previous) await engine.getImage(moved.previous).tag({ repo, tag });
         else await engine.getImage(dest).remove({ noprune: true }).catch(() => undefined);
         if (moved.backup) await engine.getImage(moved.backup).remove({ noprune: true }).catch(() => undefined);
-        if (request.ledger) restore(request.ledger, ledgerBefore);
+        undoLedger?.();
       },
     );
     made = undefined;
@@ -433,17 +434,6 @@ export async function applyPatch(engine: Engine, request: PatchRequest): Promise
     await removeMade();
     interrupts.release();
   }
-}
-
-function readIfExists(file: string): string | undefined {
-  const fs = require('node:fs') as typeof import('node:fs');
-  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined;
-}
-
-function restore(file: string, text: string | undefined): void {
-  const fs = require('node:fs') as typeof import('node:fs');
-  if (text === undefined) fs.rmSync(file, { force: true });
-  else (require('@imagewright/core') as typeof import('@imagewright/core')).writeFileAtomic(file, text);
 }
 
 /**
@@ -481,7 +471,7 @@ async function commitPatch(
   const noCommand = !(runConfig.Entrypoint ?? []).length && !(runConfig.Cmd ?? []).length;
   if (!noCommand) throw failure(`the committed image changed ${drift.join(', ')} of the source: not tagged`);
 
-  const image = require('@imagewright/image') as typeof import('@imagewright/image');
+  const image = imageModel();
   const opened = await image.openImage(`docker-daemon:${info.Id}`, { env: request.env, input: '--source' });
   let sourceConfig: ImageConfig;
   try {

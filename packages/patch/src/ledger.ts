@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { usageError, writeFileAtomic } from '@imagewright/core';
 import type { PatchSource } from './metadata';
 
@@ -51,9 +51,13 @@ export function readLedger(file: string): LedgerEntry[] {
   return patches ?? [];
 }
 
-/** Appends ENTRY (atomically: an interruption leaves the old file or the new one). */
-export function appendLedger(file: string, entry: LedgerEntry): void {
+/**
+ * Appends ENTRY (atomically: an interruption leaves the old file or the new one). Returns what
+ * puts the file back as it was (an interrupted tag move takes the entry back).
+ */
+export function appendLedger(file: string, entry: LedgerEntry): () => void {
   const Y = yaml();
+  const before = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
   const doc = readDocument(file) ?? Y.parseDocument(`${HEADER}patches: []\n`);
   if (!Y.isMap(doc.contents)) doc.contents = doc.createNode({}) as unknown as typeof doc.contents;
   const root = doc.contents as unknown as import('yaml').YAMLMap;
@@ -67,4 +71,5 @@ export function appendLedger(file: string, entry: LedgerEntry): void {
   patches.flow = false;
   patches.add(doc.createNode(JSON.parse(JSON.stringify(entry))));
   writeFileAtomic(file, doc.toString({ lineWidth: 0 }));
+  return () => (before === undefined ? rmSync(file, { force: true }) : writeFileAtomic(file, before));
 }

@@ -11,7 +11,8 @@ export function shippedScript(name: 'apt-upgrade' | 'apk-upgrade'): PatchFile {
   return { name, body: readFileSync(join(SCRIPTS_DIR, name)), mode: 0o755 };
 }
 
-const quote = (word: string) => (/^[\w./=:+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`);
+/** One shell word (the image model's quoting, shared with squash-build-cmd). */
+const quote = (word: string) => (require('@imagewright/image') as typeof import('@imagewright/image')).shellQuote(word);
 
 function distroName(os: OsInventory): string {
   return os.distro ? `${os.distro.prettyName ?? os.distro.id}` : 'no /etc/os-release';

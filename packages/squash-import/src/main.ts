@@ -1,5 +1,5 @@
 #!/usr/bin/env -S node --
-import { command, formatElapsed, usageError } from '@imagewright/core/bin';
+import { command, formatElapsed, shortId, usageError } from '@imagewright/core/bin';
 
 command({
   name: 'squash-import',
@@ -42,7 +42,7 @@ only after the image is verified; the image it pointed at keeps <repo>:pre-squas
     const stats = await made.stats;
     const seconds = (Date.now() - started) / 1000;
     if (out.json) return out.printJson({ destination: written.where, id: written.id, diffIds: written.diffIds, bytes: stats.size, ...(written.backup ? { backup: written.backup } : {}), seconds });
-    if (written.backup) out.stderr.write(`squash-import: ${written.backup.ref} keeps the previous image ${written.backup.id.slice(7, 19)}\n`);
-    out.stderr.write(`squash-import: ${written.where} is ${written.id.slice(7, 19)}, in ${formatElapsed(seconds)}\n`);
+    if (written.backup) out.stderr.write(`squash-import: ${written.backup.ref} keeps the previous image ${shortId(written.backup.id)}\n`);
+    out.stderr.write(`squash-import: ${written.where} is ${shortId(written.id)}, in ${formatElapsed(seconds)}\n`);
   },
 });

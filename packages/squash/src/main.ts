@@ -1,5 +1,5 @@
 #!/usr/bin/env -S node --
-import { command, formatElapsed, usageError } from '@imagewright/core/bin';
+import { command, formatElapsed, shortId, usageError } from '@imagewright/core/bin';
 
 command({
   name: 'squash',
@@ -105,18 +105,14 @@ container export (the Engine merges, in order; its /.dockerenv is left out); oth
         : `overwritten or deleted files dropped ${humanSize(stats.bytesDropped)} (${stats.filesDropped} files)`;
       say(`crosslink saved ${humanSize(stats.bytesSavedByLinks)} (${stats.linksMade} hard links); ${dropped}`);
       if (sizes) say(`size ${humanSize(sizes.before)} → ${humanSize(sizes.after)}`);
-      if (written.backup) say(`${written.backup.ref} keeps the previous image ${short(written.backup.id)}`);
-      say(`${written.where} is ${short(written.id)}, in ${formatElapsed(seconds)}`);
+      if (written.backup) say(`${written.backup.ref} keeps the previous image ${shortId(written.backup.id)}`);
+      say(`${written.where} is ${shortId(written.id)}, in ${formatElapsed(seconds)}`);
     } finally {
       release();
       await plan.image.close();
     }
   },
 });
-
-function short(id: string): string {
-  return id.replace(/^sha256:/, '').slice(0, 12);
-}
 
 /** A bare or docker-daemon: source writes back to its own tag; docker:// to its own registry tag. */
 function defaultDest(location: import('@imagewright/image').ImageLocation): string | undefined {
