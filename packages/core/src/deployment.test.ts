@@ -182,4 +182,17 @@ describe('parseDeploymentSpec', () => {
     expect(refused('squash:\n  level: 3\n')).toContain('squash.level');
     expect(refused('squash: yes please\n')).toContain('squash is invalid');
   });
+
+  it("reads image-scan's defaults: backend, advisories, fail-on, ignore", () => {
+    expect(parse('scan:\n  backend: osv\n  advisories: advisories\n  fail-on: HIGH\n  ignore: scan.ignore\n').scan).toEqual({
+      backend: 'osv',
+      advisories: 'advisories',
+      failOn: 'HIGH',
+      ignore: 'scan.ignore',
+    });
+    expect(parse('scan:\n  fail-on: none\n').scan).toEqual({ failOn: 'none' });
+    expect(refused('scan:\n  backend: grype\n')).toContain('scan.backend is invalid: allowed ecr, trivy or osv');
+    expect(refused('scan:\n  fail-on: CRITCAL\n')).toContain('scan.fail-on');
+    expect(refused('scan:\n  level: 3\n')).toContain('scan.level');
+  });
 });

@@ -33,9 +33,20 @@ export interface SquashSpec {
   /** Hard-link duplicates: everywhere (true), nowhere (false) or under these paths. */
   crosslink: boolean | string[];
 }
+/** image-scan's defaults for the deployment (deployment.yaml `scan:`); paths are relative to the deployment folder. */
+export interface ScanSpec {
+  backend?: 'ecr' | 'trivy' | 'osv';
+  /** OSV advisories: an API base URL, or a directory of records / an all.zip. */
+  advisories?: string;
+  /** A severity word, or `none`. */
+  failOn?: string;
+  /** An ignore file. */
+  ignore?: string;
+}
 export interface DeploymentSpec {
   root: RootImageSpec;
   squash?: SquashSpec;
+  scan?: ScanSpec;
 }
 
 export const DEFAULT_ROOT: RootImageSpec = {
@@ -150,10 +161,27 @@ export function parseDeploymentSpec(text: string, file = 'deployment.yaml'): Dep
     throw usageError(`${file}: not valid YAML (${(error as Error).message.split('\n')[0]})`);
   }
   const read = specReader(file);
-  const top = read.object(doc, '(top)', ['root', 'squash']);
+  const top = read.object(doc, '(top)', ['root', 'squash', 'scan']);
   return {
     root: top.root === undefined ? DEFAULT_ROOT : parseRoot(top.root, read),
     ...(top.squash === undefined ? {} : { squash: parseSquash(top.squash, read) }),
+    ...(top.scan === undefined ? {} : { scan: parseScan(top.scan, read) }),
+  };
+}
+
+function parseScan(value: unknown, { bad, object, string }: SpecReader): ScanSpec {
+  const s = object(value, 'scan', ['backend', 'advisories', 'fail-on', 'ignore']);
+  const backend = s.backend === undefined ? undefined : string(s.backend, 'scan.backend');
+  if (backend !== undefined && !['ecr', 'trivy', 'osv'].includes(backend)) throw bad('scan.backend', 'ecr, trivy or osv');
+  const failOn = s['fail-on'] === undefined ? undefined : string(s['fail-on'], 'scan.fail-on');
+  if (failOn !== undefined && !['critical', 'high', 'medium', 'low', 'informational', 'all', 'none'].includes(failOn.toLowerCase())) {
+    throw bad('scan.fail-on', 'critical, high, medium, low, informational, all or none');
+  }
+  return {
+    ...(backend ? { backend: backend as ScanSpec['backend'] } : {}),
+    ...(s.advisories !== undefined ? { advisories: string(s.advisories, 'scan.advisories') } : {}),
+    ...(failOn ? { failOn } : {}),
+    ...(s.ignore !== undefined ? { ignore: string(s.ignore, 'scan.ignore') } : {}),
   };
 }
 

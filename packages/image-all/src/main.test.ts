@@ -1,4 +1,4 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from '@imagewright/docker';
 import { dockerConfigWith, ENV_DEPLOYMENT, ensureEngine, removeChainTags, envDeploymentRoot, runBin, skopeo, startRegistry, type Registry } from '@imagewright/testing';
@@ -74,6 +74,50 @@ describe('image-all', () => {
     }
   });
 
+  it("scans after the push when deployment.yaml asks: the OSV backend offline, the gate in the result lines", async () => {
+    const dir = join(root, 'deployments', ENV_DEPLOYMENT);
+    const spec = join(dir, 'deployment.yaml');
+    // An advisory for the wheel the wheely venv installs (tinypkg 0.1.0): affected below 0.2.0, HIGH.
+    mkdirSync(join(dir, 'advisories'), { recursive: true });
+    writeFileSync(
+      join(dir, 'advisories', 'TEST-2026-1.json'),
+      JSON.stringify({
+        id: 'TEST-2026-1',
+        modified: '2026-11-01T00:00:00Z',
+        summary: 'tinypkg answers 42',
+        database_specific: { severity: 'HIGH' },
+        affected: [{ package: { ecosystem: 'PyPI', name: 'tinypkg' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '0.2.0' }] }] }],
+      }),
+    );
+    const scanFile = join(root, '.imagewright', 'scans', `${REPO.replace(/\//g, '-')}-latest.json`);
+    try {
+      writeFileSync(spec, 'scan:\n  backend: osv\n  advisories: advisories\n');
+      const failed = await runBin('image-all', ['--only', 'scan'], { env });
+      expect(failed.code).toBe(1);
+      expect(failed.stdout).toMatch(/^image-all: scan failed \(exit 1\) in .*: gate FAILED: 1 at or above HIGH$/m);
+      expect(failed.stdout).toMatch(/^image-all: pipeline failed at scan \(gate FAILED: 1 at or above HIGH\)/m);
+      expect(failed.stdout).toMatch(/\tHIGH\tTEST-2026-1\ttinypkg\t0\.1\.0\t0\.2\.0\tlang$/m);
+      const kept = JSON.parse(readFileSync(scanFile, 'utf8'));
+      expect(kept.gate).toMatchObject({ failOn: 'HIGH', passed: false, failing: 1 });
+
+      writeFileSync(spec, 'scan:\n  backend: osv\n  advisories: advisories\n  fail-on: critical\n');
+      const passed = await runBin('image-all', ['--only', 'scan', '--json'], { env });
+      expect(passed.code).toBe(0);
+      expect(JSON.parse(passed.stdout).steps).toEqual([expect.objectContaining({ step: 'scan', result: 'ok', gate: 'gate passed: nothing at or above CRITICAL' })]);
+
+      // Without a scan entry (and no ECR) there is no scan step.
+      rmSync(spec);
+      rmSync(scanFile);
+      const none = await runBin('image-all', ['--only', 'scan', '--json'], { env });
+      expect(none.code).toBe(0);
+      expect(JSON.parse(none.stdout).steps).toEqual([]);
+      expect(existsSync(scanFile)).toBe(false);
+    } finally {
+      rmSync(spec, { force: true });
+      rmSync(join(dir, 'advisories'), { recursive: true, force: true });
+    }
+  });
+
   it('push without a registry: exit 2 from the push step, named in the summary', async () => {
     const result = await runBin('image-all', ['--only', 'push', '--json'], { env: { ...env, REGISTRY: '' } });
     expect(result.code).toBe(2);
@@ -131,7 +175,7 @@ describe('image-all', () => {
   it('an unknown step, or --from with --only, is a usage error: exit 2, nothing run', async () => {
     const unknown = await runBin('image-all', ['--from', 'deploy'], { env });
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr.trim()).toBe('image-all: --from "deploy": allowed build, test, squash, push');
+    expect(unknown.stderr.trim()).toBe('image-all: --from "deploy": allowed build, test, squash, push, scan');
     const both = await runBin('image-all', ['--from', 'build', '--only', 'test'], { env });
     expect(both.code).toBe(2);
     expect(both.stdout).toBe('');

@@ -9,6 +9,8 @@ const STEPS = [
   { step: 'squash', bin: 'squash' },
   // The mission image only: the common image is not pushed (as the originals).
   { step: 'push', bin: 'image-push' },
+  // When deployment.yaml has `scan:` or the registry is ECR (the originals scanned there): the gate.
+  { step: 'scan', bin: 'image-scan' },
 ] as const;
 const NAMES = STEPS.map((s) => s.step);
 
@@ -18,6 +20,8 @@ interface StepResult {
   result: 'ok' | 'failed' | 'interrupted' | 'not run';
   exitCode?: number;
   seconds?: number;
+  /** The scan step's gate, as its result line shows it. */
+  gate?: string;
 }
 
 function binPath(name: string): string {
@@ -60,17 +64,41 @@ function squashStepArgs(loaded: import('@imagewright/core').Loaded): string[] | 
   return args;
 }
 
+/** Where the scan step keeps its result (image-scan -o), read back for the result line; undefined: no scan step. */
+function scanResultFile(loaded: import('@imagewright/core').Loaded): string | undefined {
+  const { config, deployment } = loaded;
+  const ecr = Boolean(config.ECR_ACCOUNT_ID && !config.REGISTRY);
+  if (!deployment.spec.scan && !ecr) return undefined;
+  const { join } = require('node:path') as typeof import('node:path');
+  const name = `${config.IMAGE_REPO.replace(/\//g, '-')}-${config.IMAGE_TAG}.json`;
+  return join(config.IMAGEWRIGHT_ROOT, '.imagewright', 'scans', name);
+}
+
+/** `gate passed: nothing at or above HIGH` from image-scan's JSON, or undefined when it wrote none. */
+function gateOf(file: string): string | undefined {
+  try {
+    const { readFileSync } = require('node:fs') as typeof import('node:fs');
+    const gate = JSON.parse(readFileSync(file, 'utf8')).gate as { passed: boolean; failOn?: string; failing: number } | undefined;
+    if (!gate) return undefined;
+    if (!gate.failOn) return 'no gate';
+    return gate.passed ? `gate passed: nothing at or above ${gate.failOn}` : `gate FAILED: ${gate.failing} at or above ${gate.failOn}`;
+  } catch {
+    return undefined;
+  }
+}
+
 command({
   name: 'image-all',
   summary: 'The image pipeline: image-build, image-test, squash (when deployment.yaml asks), image-push; a result line per step.',
   description: `
 Steps: ${NAMES.join(', ')}; squash only when the deployment's deployment.yaml has a squash: entry
-(onto: common keeps the layers shared with COMMON_ID). Each runs as its own command with the same config (--setup-env is passed
+(onto: common keeps the layers shared with COMMON_ID); scan (image-scan, its gate) when it has a
+scan: entry or the registry is ECR, its result kept in .imagewright/scans/<repo>-<tag>.json. Each runs as its own command with the same config (--setup-env is passed
 on) and stops the pipeline when it fails, as \`image-build && image-test && image-push\` did; unlike
 the original, image-all then exits with that step's code (1 failed, 2 usage or config) instead of 0.
 push needs a registry (REGISTRY, or ECR_ACCOUNT_ID and AWS_REGION) and its credentials (image-login).
 --from STEP resumes at STEP; --only STEP runs just STEP. With --json the steps' own output goes
-to stderr and stdout gets {result, seconds, steps: [{step, command, result, exitCode, seconds}]}.`,
+to stderr and stdout gets {result, seconds, steps: [{step, command, result, exitCode, seconds, gate}]}.`,
   config: true,
   json: true,
   options: {
@@ -94,6 +122,7 @@ to stderr and stdout gets {result, seconds, steps: [{step, command, result, exit
     const last = only ? first : NAMES.length - 1;
     const passOn = values['setup-env'] ? ['--setup-env', values['setup-env'] as string] : [];
     const squashArgs = squashStepArgs(ctx.loaded);
+    const scanFile = scanResultFile(ctx.loaded);
 
     const results: StepResult[] = [];
     const started = Date.now();
@@ -101,19 +130,27 @@ to stderr and stdout gets {result, seconds, steps: [{step, command, result, exit
     for (const [index, { step, bin }] of STEPS.entries()) {
       if (index < first || index > last) continue;
       if (step === 'squash' && !squashArgs) continue;
+      if (step === 'scan' && !scanFile) continue;
       if (exitCode !== 0) {
         results.push({ step, command: bin, result: 'not run' });
         continue;
       }
-      const args = step === 'squash' ? [...passOn, ...squashArgs!] : passOn;
+      const args = step === 'squash' ? [...passOn, ...squashArgs!] : step === 'scan' ? [...passOn, '-o', scanFile!] : passOn;
+      if (step === 'scan') {
+        const { mkdirSync, rmSync } = require('node:fs') as typeof import('node:fs');
+        const { dirname } = require('node:path') as typeof import('node:path');
+        mkdirSync(dirname(scanFile!), { recursive: true });
+        rmSync(scanFile!, { force: true });
+      }
       out.step(`${step}: ${[bin, ...args.filter((a) => !passOn.includes(a))].join(' ')}`);
       const t0 = Date.now();
       const { code, signal } = await runStep(bin, args, out.json ? 2 : 'inherit');
       const seconds = (Date.now() - t0) / 1000;
       const result = signal ? 'interrupted' : code === 0 ? 'ok' : 'failed';
-      results.push({ step, command: bin, result, exitCode: code, seconds });
+      const gate = step === 'scan' ? gateOf(scanFile!) : undefined;
+      results.push({ step, command: bin, result, exitCode: code, seconds, ...(gate ? { gate } : {}) });
       if (!out.json) {
-        const line = `image-all: ${step} ${result}${code ? ` (exit ${code})` : ''} in ${formatElapsed(seconds)}`;
+        const line = `image-all: ${step} ${result}${code ? ` (exit ${code})` : ''} in ${formatElapsed(seconds)}${gate ? `: ${gate}` : ''}`;
         out.line(code ? out.red(line) : out.green(line));
       }
       if (code !== 0) exitCode = signal ? 130 : code;
@@ -125,9 +162,10 @@ to stderr and stdout gets {result, seconds, steps: [{step, command, result, exit
       out.printJson({ result: failed ? 'failed' : 'ok', seconds, steps: results });
     } else if (failed) {
       const skipped = results.filter((r) => r.result === 'not run').map((r) => r.step);
-      out.line(out.red(`image-all: pipeline failed at ${failed.step}${skipped.length ? `; not run: ${skipped.join(', ')}` : ''} (${formatElapsed(seconds)})`));
+      out.line(out.red(`image-all: pipeline failed at ${failed.step}${failed.gate ? ` (${failed.gate})` : ''}${skipped.length ? `; not run: ${skipped.join(', ')}` : ''} (${formatElapsed(seconds)})`));
     } else {
-      out.line(out.green(`image-all: pipeline succeeded: ${results.map((r) => r.step).join(', ')} in ${formatElapsed(seconds)}`));
+      const gate = results.find((r) => r.gate)?.gate;
+      out.line(out.green(`image-all: pipeline succeeded: ${results.map((r) => r.step).join(', ')} in ${formatElapsed(seconds)}${gate ? `; scan ${gate}` : ''}`));
     }
     return exitCode;
   },

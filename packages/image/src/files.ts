@@ -144,9 +144,26 @@ export async function readFiles(image: Image, select: (path: string) => boolean,
   const max = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   // eachLayer may visit layers in any order: messages name the image only.
   const views = await eachLayer(image, (tar) => viewOf(tar, select, max, image.name));
-  const top = views.length - 1;
+  return mergedView(image, views, views.length - 1, max);
+}
+
+/**
+ * The merged views of the selected paths through each layer, from one pass over the layers:
+ * element `i` is what readFiles would give for the image cut after layer `i` (bottom → top; the
+ * last one is readFiles' own). For "which layer brought this": a file rewritten by every layer
+ * (a package database) compared view by view. Each view's too-big visible file is a failure, as
+ * in readFiles; file contents are shared between views, not copied.
+ */
+export async function readFilesByLayer(image: Image, select: (path: string) => boolean, options: ReadFilesOptions = {}): Promise<Map<string, ImageFile>[]> {
+  const max = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+  const views = await eachLayer(image, (tar) => viewOf(tar, select, max, image.name));
+  return views.map((_, top) => mergedView(image, views, top, max));
+}
+
+/** The visible selected files through layers `top` … 0. */
+function mergedView(image: Image, views: LayerView[], top: number, max: number): Map<string, ImageFile> {
   const paths = new Set<string>();
-  for (const view of views) for (const path of view.selected.keys()) paths.add(path);
+  for (const view of views.slice(0, top + 1)) for (const path of view.selected.keys()) paths.add(path);
   const files = new Map<string, ImageFile>();
   for (const path of [...paths].sort()) {
     const version = visibleVersion(views, path, top);

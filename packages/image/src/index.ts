@@ -10,6 +10,7 @@ export { writeArchive, isInProgress, parseTag, type AnyImage, type ArchiveOption
 export { writeOciLayout, writeOciArchive, type OciOptions, type OciResult } from './sink-oci';
 export { loadIntoEngine, loadConfig, type LoadOptions, type Loaded } from './sink-engine';
 export { pushToRegistry, type PushOptions } from './sink-registry';
+export { splitRegistryRef, type RegistryRef } from './source-registry';
 export * from './tar-rules';
 export * from './entries';
 export { mergeLayers, type MergeOptions, type MergeStats, type MergedLayer } from './merge';

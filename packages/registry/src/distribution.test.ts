@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { ImagewrightError } from '@imagewright/core';
-import { BUSYBOX_IMAGE, busyboxImage, ensureEngine, startRegistry, type Registry as TestRegistry } from '@imagewright/testing';
+import { BUSYBOX_IMAGE, busyboxImage, ensureEngine, type Registry as TestRegistry, rejection, startRegistry } from '@imagewright/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DistributionRegistry, MEDIA_TYPES } from './distribution';
 
@@ -31,16 +31,6 @@ function run(file: string, args: string[]): Promise<Run> {
 const sha256 = (data: Buffer) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
 const basic = (user: string, pass: string) => `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
 
-/** The ImagewrightError a promise rejects with; anything else fails the test. */
-async function rejection(promise: Promise<unknown>): Promise<ImagewrightError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof ImagewrightError) return error;
-    throw new Error(`expected an ImagewrightError, got ${String((error as Error)?.stack ?? error)}`);
-  }
-  throw new Error('expected a rejection, it resolved');
-}
 
 interface Seen {
   method: string;

@@ -5,22 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { ImagewrightError } from '@imagewright/core';
-import {
-  BUSYBOX_IMAGE,
-  busyboxImage,
-  dockerConfigWith,
-  ensureEngine,
-  indexOf,
-  labelledImage,
-  MEDIA,
-  overrideProcessEnv,
-  sha256,
-  skopeo,
-  startEcr,
-  startRegistry,
-  type Ecr,
-  type Registry as TestRegistry,
-} from '@imagewright/testing';
+import { BUSYBOX_IMAGE, busyboxImage, dockerConfigWith, type Ecr, indexOf, labelledImage, MEDIA, ensureEngine, overrideProcessEnv, type Registry as TestRegistry, rejection, sha256, skopeo, startEcr, startRegistry } from '@imagewright/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EcrRegistry, type EcrRegistryOptions } from './ecr';
 
@@ -29,16 +14,6 @@ const ACCOUNT = '123456789012';
 const AMAZON_HOST = `${ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com`;
 const DIST = join(__dirname, '..', 'dist');
 
-/** The ImagewrightError a promise rejects with. */
-async function rejection(promise: Promise<unknown>): Promise<ImagewrightError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof ImagewrightError) return error;
-    throw new Error(`expected an ImagewrightError, got ${String(error)}`);
-  }
-  throw new Error('expected an ImagewrightError, the call succeeded');
-}
 
 /** A Node child process (asynchronous: the stand-in answering it lives in this process). */
 function node(script: string, env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {

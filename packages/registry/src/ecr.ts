@@ -1,13 +1,16 @@
 import { createHash } from 'node:crypto';
-import { failure, usageError, type ImagewrightError } from '@imagewright/core';
+import { failure, formatElapsed, usageError, type ImagewrightError } from '@imagewright/core';
 // Types only: the SDK itself is required inside methods (start-up of bins that never use it).
 import type {
   BatchDeleteImageCommandOutput,
   BatchGetImageCommandOutput,
+  DescribeImageScanFindingsCommandOutput,
   ECRClient,
   ECRClientConfig,
+  EnhancedImageScanFinding,
   GetAuthorizationTokenCommandOutput,
   ImageIdentifier,
+  ImageScanFinding,
   ListImagesCommandOutput,
 } from '@aws-sdk/client-ecr';
 import type { AssumeRoleCommandOutput, GetCallerIdentityCommandOutput, STSClient } from '@aws-sdk/client-sts';
@@ -67,6 +70,42 @@ export interface EcrRegistryOptions {
   /** ListImages page size (maxResults, 1..1000). */
   pageSize?: number;
 }
+
+/** Options of EcrRegistry.scanFindings. */
+export interface ScanFindingsOptions {
+  /** DescribeImageScanFindings page size (maxResults, 1..1000); 1000 when omitted. */
+  pageSize?: number;
+  /** Milliseconds between two looks while the scan is IN_PROGRESS or PENDING; 10 s (the original's) when omitted. */
+  pollInterval?: number;
+  /** Milliseconds to wait for the scan before failing; 30 minutes when omitted. */
+  timeout?: number;
+  /** Told before each wait: the image as asked for, ECR's status and how long we have waited. */
+  onProgress?: (progress: { image: string; status: string; waitedMs: number }) => void;
+}
+
+/** ECR's answer to DescribeImageScanFindings, every page together, once the scan is done. */
+export interface EcrScanFindings {
+  registryId: string;
+  repositoryName: string;
+  /** The image as ECR named it in its answer (digest, and the tag asked for). */
+  imageId: { imageDigest?: string; imageTag?: string };
+  /** COMPLETE (basic scanning) or ACTIVE (enhanced), with ECR's description. */
+  imageScanStatus: { status: string; description?: string };
+  imageScanCompletedAt?: Date;
+  vulnerabilitySourceUpdatedAt?: Date;
+  findingSeverityCounts: Record<string, number>;
+  /** Basic scanning's findings. */
+  findings: ImageScanFinding[];
+  /** Enhanced scanning's (Amazon Inspector's) findings. */
+  enhancedFindings: EnhancedImageScanFinding[];
+  /** The `unscanned-X` tag asked for when ECR only knew X (the quarantine had retagged it). */
+  fallbackFrom?: string;
+}
+
+/** Statuses that mean "look again later", and those that mean the findings are there. */
+const SCAN_WAITING = new Set(['IN_PROGRESS', 'PENDING']);
+const SCAN_DONE = new Set(['COMPLETE', 'ACTIVE']);
+const QUARANTINE_PREFIX = 'unscanned-';
 
 interface Session {
   ecr: ECRClient;
@@ -205,6 +244,93 @@ export class EcrRegistry implements Registry {
   async listUntagged(repository: string): Promise<string[]> {
     const ids = await this.#listImages(repository, 'UNTAGGED');
     return [...new Set(ids.map((id) => id.imageDigest).filter((d): d is string => !!d))];
+  }
+
+  /**
+   * The findings of the image's scan, every page: waits while ECR says IN_PROGRESS or PENDING
+   * (polling, with a timeout), and fails clearly when the image is unknown, was never scanned, or
+   * its scan failed. A tag `unscanned-X` that ECR does not know is looked up again as X: the
+   * quarantine may have retagged the image since it was pushed.
+   */
+  async scanFindings(repository: string, image: { tag: string } | { digest: string }, options: ScanFindingsOptions = {}): Promise<EcrScanFindings> {
+    const pageSize = options.pageSize ?? 1000;
+    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) throw usageError(`ECR page size ${pageSize}: allowed 1..1000`);
+    const pollInterval = options.pollInterval ?? 10_000;
+    const timeout = options.timeout ?? 30 * 60_000;
+    const { ecr } = await this.#open();
+    const { DescribeImageScanFindingsCommand } = require('@aws-sdk/client-ecr') as EcrSdk;
+    let imageId: ImageIdentifier = 'digest' in image ? { imageDigest: image.digest } : { imageTag: image.tag };
+    let fallbackFrom: string | undefined;
+    const shown = () => ('digest' in image ? `${repository}@${image.digest}` : `${repository}:${imageId.imageTag}`);
+    const started = performance.now();
+
+    const describe = async (nextToken?: string): Promise<DescribeImageScanFindingsCommandOutput> => {
+      for (;;) {
+        try {
+          return await ecr.send(
+            new DescribeImageScanFindingsCommand({ registryId: this.accountId, repositoryName: repository, imageId, maxResults: pageSize, ...(nextToken ? { nextToken } : {}) }),
+          );
+        } catch (error) {
+          const name = (error as { name?: string }).name;
+          const tag = imageId.imageTag;
+          if (name === 'ImageNotFoundException' && !fallbackFrom && tag?.startsWith(QUARANTINE_PREFIX) && tag.length > QUARANTINE_PREFIX.length) {
+            fallbackFrom = tag;
+            imageId = { imageTag: tag.slice(QUARANTINE_PREFIX.length) };
+            continue;
+          }
+          const asked = fallbackFrom ? `${repository}:${fallbackFrom} (nor ${imageId.imageTag})` : shown();
+          if (name === 'ImageNotFoundException') throw this.#fail(repository, 'DescribeImageScanFindings', `no image ${asked} in the registry`);
+          if (name === 'ScanNotFoundException') {
+            throw this.#fail(repository, 'DescribeImageScanFindings', `${shown()} has never been scanned (is scan on push on for the repository? a scan can be started with aws ecr start-image-scan)`);
+          }
+          throw this.#error('DescribeImageScanFindings', repository, error);
+        }
+      }
+    };
+
+    let first = await describe();
+    for (;;) {
+      const status = first.imageScanStatus?.status ?? 'UNKNOWN';
+      if (SCAN_DONE.has(status)) break;
+      if (!SCAN_WAITING.has(status)) {
+        const why = first.imageScanStatus?.description;
+        throw this.#fail(repository, 'DescribeImageScanFindings', `the scan of ${shown()} ended ${status}${why ? `: ${why}` : ''}`);
+      }
+      const waited = performance.now() - started;
+      if (waited + pollInterval > timeout) {
+        throw failure(this.#scrub(`ECR ${this.#host}: the scan of ${shown()} is still ${status} after waiting ${formatElapsed(waited / 1000)} (timeout ${formatElapsed(timeout / 1000)})`));
+      }
+      options.onProgress?.({ image: shown(), status, waitedMs: waited });
+      await new Promise((resolve) => setTimeout(resolve, pollInterval));
+      first = await describe();
+    }
+
+    const findings: ImageScanFinding[] = [];
+    const enhancedFindings: EnhancedImageScanFinding[] = [];
+    const seen = new Set<string>();
+    let out = first;
+    for (;;) {
+      findings.push(...(out.imageScanFindings?.findings ?? []));
+      enhancedFindings.push(...(out.imageScanFindings?.enhancedFindings ?? []));
+      const next = out.nextToken;
+      if (!next) break;
+      if (seen.has(next)) throw this.#fail(repository, 'DescribeImageScanFindings', 'the same nextToken came back twice');
+      seen.add(next);
+      out = await describe(next);
+    }
+    const details = first.imageScanFindings;
+    return {
+      registryId: first.registryId ?? this.accountId,
+      repositoryName: first.repositoryName ?? repository,
+      imageId: { imageDigest: first.imageId?.imageDigest, imageTag: first.imageId?.imageTag ?? imageId.imageTag },
+      imageScanStatus: { status: first.imageScanStatus!.status!, ...(first.imageScanStatus?.description ? { description: first.imageScanStatus.description } : {}) },
+      imageScanCompletedAt: details?.imageScanCompletedAt,
+      vulnerabilitySourceUpdatedAt: details?.vulnerabilitySourceUpdatedAt,
+      findingSeverityCounts: (details?.findingSeverityCounts ?? {}) as Record<string, number>,
+      findings,
+      enhancedFindings,
+      ...(fallbackFrom ? { fallbackFrom } : {}),
+    };
   }
 
   /** ListImages through every page. */

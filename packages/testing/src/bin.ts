@@ -15,6 +15,8 @@ function inheritedEnv(): NodeJS.ProcessEnv {
 
 /** The checkout this harness lives in. */
 export const REPO_ROOT = resolve(__dirname, '..', '..', '..');
+/** Public test data (Trivy reports, PyPA advisories, STScI files) kept in the repository: packages/testing/fixtures/SOURCES.md. */
+export const FIXTURES = join(REPO_ROOT, 'packages', 'testing', 'fixtures');
 
 export interface BinResult {
   code: number;

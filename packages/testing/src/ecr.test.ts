@@ -6,11 +6,13 @@ import { join } from 'node:path';
 import {
   BatchDeleteImageCommand,
   BatchGetImageCommand,
+  DescribeImageScanFindingsCommand,
   DescribeImagesCommand,
   ECRClient,
   GetAuthorizationTokenCommand,
   ListImagesCommand,
   PutImageCommand,
+  StartImageScanCommand,
   type ImageIdentifier,
 } from '@aws-sdk/client-ecr';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
@@ -370,6 +372,75 @@ describe('startEcr (ECR and STS stand-in, the unmodified AWS SDK against a real 
     expect((await sdk.ecr.send(new ListImagesCommand({ repositoryName: 'made', filter: { tagStatus: 'UNTAGGED' } }))).imageIds).toEqual([{ imageDigest: busybox }]);
     expect(skopeo.digest(cfg, `${registry.host}/made@${busybox}`)).toBe(busybox);
     expect((await awsError(sdk.ecr.send(new PutImageCommand({ repositoryName: 'made', imageManifest: raw.toString('utf8') })))).name).toBe('ImageAlreadyExistsException');
+  });
+
+  it('DescribeImageScanFindings: IN_PROGRESS for the set number of calls, then COMPLETE with every finding over maxResults/nextToken pages', async () => {
+    skopeo.push(cfg, BUSYBOX_IMAGE, `${registry.host}/scanned:one`);
+    const findings = Array.from({ length: 7 }, (_, i) => ({
+      name: `CVE-2024-${1000 + i}`,
+      severity: i < 2 ? 'HIGH' : 'LOW',
+      uri: `https://ubuntu.com/security/CVE-2024-${1000 + i}`,
+      attributes: [{ key: 'package_name', value: `pkg${i}` }],
+    }));
+    await ecr.setScan('scanned', 'one', { findings, pendingCalls: 2, completedAt: new Date('2024-05-01T10:00:00Z'), vulnerabilitySourceUpdatedAt: new Date('2024-04-30T00:00:00Z') });
+    const ask = (nextToken?: string) => sdk.ecr.send(new DescribeImageScanFindingsCommand({ repositoryName: 'scanned', imageId: { imageTag: 'one' }, maxResults: 3, nextToken }));
+    for (let i = 0; i < 2; i++) {
+      const pending = await ask();
+      expect(pending.imageScanStatus?.status).toBe('IN_PROGRESS');
+      expect(pending.imageScanFindings).toBeUndefined();
+    }
+    const pages = [await ask()];
+    while (pages.at(-1)!.nextToken) pages.push(await ask(pages.at(-1)!.nextToken));
+    expect(pages.map((p) => p.imageScanFindings?.findings?.length)).toEqual([3, 3, 1]);
+    expect(pages.flatMap((p) => p.imageScanFindings!.findings!)).toEqual(findings);
+    expect(pages[0]).toMatchObject({
+      registryId: ecr.accountId,
+      repositoryName: 'scanned',
+      imageId: { imageDigest: busybox, imageTag: 'one' },
+      imageScanStatus: { status: 'COMPLETE', description: 'The scan was completed successfully.' },
+      imageScanFindings: { findingSeverityCounts: { HIGH: 2, LOW: 5 }, imageScanCompletedAt: new Date('2024-05-01T10:00:00Z'), vulnerabilitySourceUpdatedAt: new Date('2024-04-30T00:00:00Z') },
+    });
+    // By digest, and after a retag: the scan belongs to the image.
+    skopeo.push(cfg, BUSYBOX_IMAGE, `${registry.host}/scanned:two`);
+    const byDigest = await sdk.ecr.send(new DescribeImageScanFindingsCommand({ repositoryName: 'scanned', imageId: { imageDigest: busybox }, maxResults: 1000 }));
+    expect(byDigest.imageScanFindings?.findings).toHaveLength(7);
+    const byOtherTag = await sdk.ecr.send(new DescribeImageScanFindingsCommand({ repositoryName: 'scanned', imageId: { imageTag: 'two' } }));
+    expect(byOtherTag.imageId).toEqual({ imageDigest: busybox, imageTag: 'two' });
+    expect((await awsError(ask('bogus'))).name).toBe('InvalidParameterException');
+  });
+
+  it('scan errors: ScanNotFoundException for an image never scanned, ImageNotFoundException for an unknown tag or digest; UNSUPPORTED_IMAGE and enhanced (ACTIVE) scans', async () => {
+    skopeo.push(cfg, other, `${registry.host}/scanned:never`);
+    const never = await awsError(sdk.ecr.send(new DescribeImageScanFindingsCommand({ repositoryName: 'scanned', imageId: { imageTag: 'never' } })));
+    expect(never).toMatchObject({ name: 'ScanNotFoundException', message: expect.stringContaining("imageTag:'never'") });
+    expect((await awsError(sdk.ecr.send(new DescribeImageScanFindingsCommand({ repositoryName: 'scanned', imageId: { imageTag: 'nothing' } })))).name).toBe('ImageNotFoundException');
+    const noDigest = `sha256:${'0'.repeat(64)}`;
+    expect((await awsError(sdk.ecr.send(new DescribeImageScanFindingsCommand({ repositoryName: 'scanned', imageId: { imageDigest: noDigest } })))).name).toBe('ImageNotFoundException');
+    await expect(ecr.setScan('scanned', 'nothing', {})).rejects.toThrow(/not found/);
+
+    await ecr.setScan('scanned', 'never', { status: 'UNSUPPORTED_IMAGE' });
+    const unsupported = await sdk.ecr.send(new DescribeImageScanFindingsCommand({ repositoryName: 'scanned', imageId: { imageTag: 'never' } }));
+    expect(unsupported.imageScanStatus).toEqual({ status: 'UNSUPPORTED_IMAGE', description: 'UnsupportedImageError: The operating system and/or package manager are not supported.' });
+    expect(unsupported.imageScanFindings).toBeUndefined();
+
+    const enhanced = [{ severity: 'CRITICAL', title: 'CVE-2024-9 - zlib', packageVulnerabilityDetails: { vulnerabilityId: 'CVE-2024-9', vulnerablePackages: [{ name: 'zlib', version: '1.2.13' }] } }];
+    await ecr.setScan('scanned', 'never', { enhancedFindings: enhanced, status: 'ACTIVE' });
+    const active = await sdk.ecr.send(new DescribeImageScanFindingsCommand({ repositoryName: 'scanned', imageId: { imageTag: 'never' } }));
+    expect(active.imageScanStatus?.status).toBe('ACTIVE');
+    expect(active.imageScanFindings?.findings).toBeUndefined();
+    expect(active.imageScanFindings?.enhancedFindings).toEqual(enhanced);
+    expect(active.imageScanFindings?.findingSeverityCounts).toEqual({ CRITICAL: 1 });
+  });
+
+  it('StartImageScan: an image never scanned gets an empty scan, IN_PROGRESS once, then COMPLETE', async () => {
+    skopeo.push(cfg, other, `${registry.host}/started:x`);
+    const started = await sdk.ecr.send(new StartImageScanCommand({ repositoryName: 'started', imageId: { imageTag: 'x' } }));
+    expect(started.imageScanStatus?.status).toBe('IN_PROGRESS');
+    const ask = () => sdk.ecr.send(new DescribeImageScanFindingsCommand({ repositoryName: 'started', imageId: { imageTag: 'x' } }));
+    expect((await ask()).imageScanStatus?.status).toBe('IN_PROGRESS');
+    const done = await ask();
+    expect(done.imageScanStatus?.status).toBe('COMPLETE');
+    expect(done.imageScanFindings).toMatchObject({ findings: [], findingSeverityCounts: {} });
   });
 
   it('stop() closes the port', async () => {

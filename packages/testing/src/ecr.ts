@@ -18,10 +18,18 @@ import type { Registry } from './registry';
  * between two ECR calls) is invisible to ListImages/DescribeImages UNTAGGED. imagePushedAt is when
  * the stand-in first saw the digest.
  *
+ * Scanning: a test sets the scan of an image with `setScan` (basic `findings` or Inspector's
+ * `enhancedFindings`, a number of calls answered IN_PROGRESS before COMPLETE, or a FAILED /
+ * UNSUPPORTED_IMAGE status). Scans belong to the digest, as in ECR, so a retag keeps them.
+ * DescribeImageScanFindings pages them (maxResults, nextToken); an image never scanned is
+ * ScanNotFoundException, an unknown tag or digest ImageNotFoundException. StartImageScan starts an
+ * empty scan (IN_PROGRESS for one call) unless one was set.
+ *
  * What it does not model: IAM policies (every key it issued may do everything; any role in the
- * account can be assumed), repository creation/policies/lifecycle, tag immutability, scanning,
- * KMS, pull-through caches, throttling, token expiry (the authorization token is the registry's one
- * password: every GetAuthorizationToken returns the same one, valid until the registry stops).
+ * account can be assumed), repository creation/policies/lifecycle, tag immutability, scan on push,
+ * registry scanning configuration, the one-scan-per-day limit, KMS, pull-through caches,
+ * throttling, token expiry (the authorization token is the registry's one password: every
+ * GetAuthorizationToken returns the same one, valid until the registry stops).
  */
 
 export interface EcrOptions {
@@ -63,7 +71,30 @@ export interface Ecr {
   region: string;
   /** Every request, in order. */
   calls: EcrCall[];
+  /**
+   * Sets the scan of the image `tagOrDigest` names now (resolved to its digest: a later retag
+   * keeps the scan). Replaces any earlier scan of that image.
+   */
+  setScan(repository: string, tagOrDigest: string, scan: EcrScanSetup): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** A scan as a test wants DescribeImageScanFindings to answer it. */
+export interface EcrScanSetup {
+  /** Basic scanning's findings, as ECR's API has them ({name, severity, uri, description, attributes}). */
+  findings?: Record<string, unknown>[];
+  /** Enhanced scanning's (Inspector's shape: packageVulnerabilityDetails, severity, status…). */
+  enhancedFindings?: Record<string, unknown>[];
+  /** How many DescribeImageScanFindings calls answer IN_PROGRESS before the scan is done (0 when omitted). */
+  pendingCalls?: number;
+  /** The status once done: COMPLETE (basic; default), ACTIVE (enhanced), FAILED, UNSUPPORTED_IMAGE… */
+  status?: string;
+  /** imageScanStatus.description; ECR's usual words when omitted. */
+  description?: string;
+  /** findingSeverityCounts; counted from all findings when omitted. */
+  severityCounts?: Record<string, number>;
+  completedAt?: Date;
+  vulnerabilitySourceUpdatedAt?: Date;
 }
 
 const ECR_TARGET = 'AmazonEC2ContainerRegistry_V20150921.';
@@ -86,6 +117,15 @@ const REPOSITORY_RE = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z
 const DIGEST_RE = /^[a-zA-Z0-9-_+.]+:[a-fA-F0-9]+$/;
 // The registry's own tag grammar: a tag it would refuse can't be stored, so it is invalid here.
 const TAG_RE = /^[\w][\w.-]{0,127}$/;
+
+const IN_PROGRESS = { status: 'IN_PROGRESS', description: 'The scan is in progress.' };
+// imageScanStatus.description as ECR words it, per status.
+const SCAN_DESCRIPTIONS: Record<string, string> = {
+  COMPLETE: 'The scan was completed successfully.',
+  ACTIVE: 'Continuous scan is selected for image.',
+  FAILED: 'The scan failed.',
+  UNSUPPORTED_IMAGE: 'UnsupportedImageError: The operating system and/or package manager are not supported.',
+};
 
 /** An AWS error: JSON `{__type, message}` for ECR, an XML ErrorResponse for STS. */
 class AwsError extends Error {
@@ -223,6 +263,8 @@ export async function startEcr(options: EcrOptions): Promise<Ecr> {
   const existing = new Set(options.repositories ?? []);
   const known = new Map<string, Map<string, Known>>();
   const calls: EcrCall[] = [];
+  /** Scans per repository per digest: what setScan or StartImageScan made, and calls left IN_PROGRESS. */
+  const scans = new Map<string, Map<string, EcrScanSetup & { pending: number }>>();
 
   // --- the registry, through its distribution API ---------------------------------------------
 
@@ -404,6 +446,26 @@ export async function startEcr(options: EcrOptions): Promise<Ecr> {
     [...images].sort(([da, a], [db, b]) => a.pushedAt.getTime() - b.pushedAt.getTime() || (da < db ? -1 : 1));
   const referrers = (images: Map<string, Known>, digest: string) => [...images].filter(([, k]) => k.children.includes(digest)).map(([d]) => d);
 
+  /** The digest `id` names in `repo`, or ImageNotFoundException (InvalidParameterException for a malformed id), as ECR answers. */
+  const digestOrThrow = (repo: string, id: ImageId, tags: Map<string, string>, images: Map<string, Known>): string => {
+    const found = resolve(id, tags, images);
+    if (found.failure) {
+      if (found.failure.failureCode !== 'ImageNotFound') throw new AwsError('InvalidParameterException', found.failure.failureReason);
+      throw new AwsError(
+        'ImageNotFoundException',
+        `The image with imageId {imageDigest:'${id.imageDigest ?? 'null'}', imageTag:'${id.imageTag ?? 'null'}'} does not exist within the repository with name '${repo}' in the registry with id '${accountId}'`,
+      );
+    }
+    return found.digest!;
+  };
+
+  /** The image a scan call names (imageId: one tag or digest): its digest, or ImageNotFoundException. */
+  const scannedImage = (repo: string, input: Input, tags: Map<string, string>, images: Map<string, Known>) => {
+    const id = input.imageId as ImageId | undefined;
+    if (!id || typeof id !== 'object') throw new AwsError('InvalidParameterException', "Invalid parameter at 'imageId' failed to satisfy constraint: 'Member must not be null'");
+    return { id, digest: digestOrThrow(repo, id, tags, images) };
+  };
+
   const ecr: Record<string, (input: Input, call: EcrCall) => Promise<unknown>> = {
     async GetAuthorizationToken(input) {
       const ids = (input.registryIds as string[] | undefined) ?? [accountId];
@@ -557,6 +619,60 @@ export async function startEcr(options: EcrOptions): Promise<Ecr> {
       return { imageIds: items, ...(nextToken ? { nextToken } : {}) };
     },
 
+    async StartImageScan(input, call) {
+      const repo = (call.repository = str(input, 'repositoryName')!);
+      const { tags, images } = await snapshot(repo, str(input, 'registryId', false));
+      const { id, digest } = scannedImage(repo, input, tags, images);
+      const record = scans.get(repo) ?? new Map<string, EcrScanSetup & { pending: number }>();
+      scans.set(repo, record);
+      // A scan set by the test stays as it is; otherwise an empty one, done after one more call.
+      if (!record.has(digest)) record.set(digest, { findings: [], pendingCalls: 1, pending: 1 });
+      return { registryId: accountId, repositoryName: repo, imageId: { imageDigest: digest, ...(id.imageTag ? { imageTag: id.imageTag } : {}) }, imageScanStatus: IN_PROGRESS };
+    },
+
+    async DescribeImageScanFindings(input, call) {
+      const repo = (call.repository = str(input, 'repositoryName')!);
+      const { tags, images } = await snapshot(repo, str(input, 'registryId', false));
+      const { id, digest } = scannedImage(repo, input, tags, images);
+      const scan = scans.get(repo)?.get(digest);
+      if (!scan) {
+        throw new AwsError(
+          'ScanNotFoundException',
+          `Image scan does not exist for the image with '{imageDigest:'${id.imageDigest ?? 'null'}', imageTag:'${id.imageTag ?? 'null'}'}' in the repository with name '${repo}' in the registry with id '${accountId}'`,
+        );
+      }
+      const head = { registryId: accountId, repositoryName: repo, imageId: { imageDigest: digest, ...(id.imageTag ? { imageTag: id.imageTag } : {}) } };
+      if (scan.pending > 0) {
+        scan.pending--;
+        return { ...head, imageScanStatus: IN_PROGRESS };
+      }
+      const status = scan.status ?? 'COMPLETE';
+      const imageScanStatus = { status, description: scan.description ?? SCAN_DESCRIPTIONS[status] ?? `The scan ended ${status}.` };
+      if (status !== 'COMPLETE' && status !== 'ACTIVE') return { ...head, imageScanStatus };
+      // One list to page over: basic findings, then enhanced ones.
+      type Item = { basic?: Record<string, unknown>; enhanced?: Record<string, unknown> };
+      const all: Item[] = [...(scan.findings ?? []).map((f) => ({ basic: f })), ...(scan.enhancedFindings ?? []).map((f) => ({ enhanced: f }))];
+      const { items, nextToken } = page(input, all, `DescribeImageScanFindings ${repo} ${digest}`);
+      const counts: Record<string, number> = {};
+      for (const f of all) {
+        const severity = String((f.basic ?? f.enhanced)?.severity ?? 'UNDEFINED');
+        counts[severity] = (counts[severity] ?? 0) + 1;
+      }
+      const when = (d: Date | undefined) => epochSeconds(d ?? new Date(0));
+      return {
+        ...head,
+        imageScanStatus,
+        imageScanFindings: {
+          imageScanCompletedAt: when(scan.completedAt),
+          vulnerabilitySourceUpdatedAt: when(scan.vulnerabilitySourceUpdatedAt),
+          findingSeverityCounts: scan.severityCounts ?? counts,
+          ...(scan.findings ? { findings: items.flatMap((i) => (i.basic ? [i.basic] : [])) } : {}),
+          ...(scan.enhancedFindings ? { enhancedFindings: items.flatMap((i) => (i.enhanced ? [i.enhanced] : [])) } : {}),
+        },
+        ...(nextToken ? { nextToken } : {}),
+      };
+    },
+
     async DescribeImages(input, call) {
       const repo = (call.repository = str(input, 'repositoryName')!);
       const { tags, images } = await snapshot(repo, str(input, 'registryId', false));
@@ -581,17 +697,7 @@ export async function startEcr(options: EcrOptions): Promise<Ecr> {
           throw new AwsError('InvalidParameterException', 'Invalid parameter: maxResults and nextToken cannot be used with imageIds');
         }
         const out = [];
-        for (const id of imageIdsOf(input)) {
-          const found = resolve(id, tags, images);
-          if (found.failure) {
-            if (found.failure.failureCode !== 'ImageNotFound') throw new AwsError('InvalidParameterException', found.failure.failureReason);
-            throw new AwsError(
-              'ImageNotFoundException',
-              `The image with imageId {imageDigest:'${id.imageDigest ?? 'null'}', imageTag:'${id.imageTag ?? 'null'}'} does not exist within the repository with name '${repo}' in the registry with id '${accountId}'`,
-            );
-          }
-          out.push(detail(found.digest!));
-        }
+        for (const id of imageIdsOf(input)) out.push(detail(digestOrThrow(repo, id, tags, images)));
         return { imageDetails: out };
       }
       const status = tagStatusOf(input);
@@ -749,5 +855,17 @@ export async function startEcr(options: EcrOptions): Promise<Ecr> {
       server.close(() => res());
       server.closeAllConnections(); // the SDK's keep-alive sockets
     }).then(() => rmSync(dir, { recursive: true, force: true })));
-  return { endpoint, env, accountId, region, calls, stop };
+  const setScan = (repository: string, tagOrDigest: string, scan: EcrScanSetup): Promise<void> =>
+    serially(async () => {
+      const { tags, images } = await snapshot(repository, undefined);
+      const id = DIGEST_RE.test(tagOrDigest) ? { imageDigest: tagOrDigest } : { imageTag: tagOrDigest };
+      const found = resolve(id, tags, images);
+      if (found.failure) throw new Error(`setScan ${repository} ${tagOrDigest}: ${found.failure.failureReason}`);
+      const pending = scan.pendingCalls ?? 0;
+      if (!Number.isInteger(pending) || pending < 0) throw new Error(`setScan pendingCalls ${pending}: allowed a whole number >= 0`);
+      const record = scans.get(repository) ?? new Map<string, EcrScanSetup & { pending: number }>();
+      scans.set(repository, record);
+      record.set(found.digest!, { ...scan, pending });
+    });
+  return { endpoint, env, accountId, region, calls, setScan, stop };
 }

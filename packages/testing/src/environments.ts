@@ -1,6 +1,6 @@
 import { cpSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ImagewrightError } from '@imagewright/core';
+import { ImagewrightError } from '@imagewright/core';
 import type { Engine } from '@imagewright/docker';
 import { envFor, REPO_ROOT, runBin, tempDeploymentRoot } from './bin';
 
@@ -94,4 +94,15 @@ export function thrown<E = ImagewrightError>(fn: () => unknown): E {
     return error as E;
   }
   throw new Error('did not throw');
+}
+
+/** The ImagewrightError a promise rejects with; fails when it resolves or rejects with anything else. */
+export async function rejection(promise: Promise<unknown>): Promise<ImagewrightError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof ImagewrightError) return error;
+    throw new Error(`expected an ImagewrightError, got ${String(error)}`);
+  }
+  throw new Error('expected an ImagewrightError, the call succeeded');
 }

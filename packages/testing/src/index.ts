@@ -15,3 +15,6 @@ export * from './layered-image';
 export * from './export-compare';
 export * from './random';
 export * from './patch-images';
+export * from './tracker-server';
+export * from './osv-server';
+export * from './trivy';

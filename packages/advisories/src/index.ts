@@ -1,0 +1,6 @@
+export * from './versions';
+export * from './osv';
+export * from './severity';
+export * from './identity';
+export * from './database';
+export * from './ignore';
