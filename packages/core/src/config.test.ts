@@ -250,3 +250,26 @@ describe('toExports', () => {
     expect(back.ADMIN_ARN).toBe('');
   });
 });
+
+describe('deriveConfig: secrets', () => {
+  it("defaults SECRETS_REPO to the deployment's CodeCommit repository in AWS_REGION, else leaves it unset", () => {
+    expect(derive({ AWS_REGION: 'eu-west-1' }).SECRETS_REPO).toBe('https://git-codecommit.eu-west-1.amazonaws.com/v1/repos/roman-secrets');
+    expect(derive({ AWS_DEFAULT_REGION: 'us-east-2' }).SECRETS_REPO).toBe('https://git-codecommit.us-east-2.amazonaws.com/v1/repos/roman-secrets');
+    expect(derive({}).SECRETS_REPO).toBeUndefined();
+  });
+
+  it('takes any git URL or absolute path, and refuses anything else naming the input', () => {
+    for (const url of ['https://git.example.org/ops/secrets.git', 'ssh://git@host/x', 'git@github.com:org/secrets.git', 'file:///srv/git/s.git', '/srv/git/s.git']) {
+      expect(derive({ SECRETS_REPO: url }).SECRETS_REPO).toBe(url);
+    }
+    for (const bad of ['secrets', 'relative/path', 'https://has space']) {
+      expect(() => derive({ SECRETS_REPO: bad })).toThrow(/SECRETS_REPO=.* is invalid: allowed a git URL/);
+    }
+  });
+
+  it('puts the clone under the deployment and the file under the environment', () => {
+    const c = derive({ ENVIRONMENT: 'prod' });
+    expect(c.SECRETS_DIR).toMatch(/\/deployments\/roman\/secrets$/);
+    expect(c.SECRETS_FILE).toBe(`${c.SECRETS_DIR}/prod.yaml`);
+  });
+});

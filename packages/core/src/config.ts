@@ -84,6 +84,17 @@ export const INPUTS = {
     default: (raw) => (raw.ECR_ACCOUNT_ID && !raw.REGISTRY ? '1' : '0'),
     ...oneOf(['0', '1']),
   },
+  SECRETS_REPO: {
+    help: "git URL of the deployment's secrets repository (default its CodeCommit repository when AWS_REGION is set)",
+    // The originals' CodeCommit repository <DEPLOYMENT_NAME>-secrets, in the configured region.
+    default: (raw) => {
+      const region = raw.AWS_REGION || raw.AWS_DEFAULT_REGION;
+      return region && raw.DEPLOYMENT_NAME ? `https://git-codecommit.${region}.amazonaws.com/v1/repos/${raw.DEPLOYMENT_NAME}-secrets` : undefined;
+    },
+    // What git clones: a URL with a scheme, scp-like user@host:path, or an absolute path.
+    pattern: /^(?:[a-z][a-z0-9+.-]*:\/\/\S+|[\w.-]+@[\w.-]+:\S+|\/\S*)$/,
+    allowed: 'a git URL (https://…, ssh://…, file://…, user@host:path) or an absolute path',
+  },
 } satisfies Record<string, InputSpec>;
 
 export type InputName = keyof typeof INPUTS;
@@ -106,6 +117,7 @@ export interface Inputs {
   IMAGE_UBUNTU_NAME: string;
   IMAGE_VULNERABILITY_LEVEL: Severity;
   IMAGE_QUARANTINE: '0' | '1';
+  SECRETS_REPO: string | undefined;
 }
 
 export interface Derived {
@@ -123,11 +135,16 @@ export interface Derived {
   PUSH_TAG: string;
   /** The tag image-pull takes by default: <IMAGE_TAG>-<ENVIRONMENT> with quarantine (what a scan approves), else IMAGE_TAG. */
   APPROVED_TAG: string;
+  /** deployments/<DEPLOYMENT_NAME>/secrets: the secrets repository's clone (git-ignored). */
+  SECRETS_DIR: string;
+  /** The environment's secrets: SECRETS_DIR/<ENVIRONMENT>.yaml. */
+  SECRETS_FILE: string;
 }
 
 export type Config = Inputs & Derived;
 export const DERIVED_NAMES: (keyof Derived)[] = [
   'IMAGEWRIGHT_ROOT', 'REGISTRY_HOST', 'COMMON_REPO', 'IMAGE_ID', 'COMMON_ID', 'IMAGE_DIR', 'COMMON_DIR', 'ADMIN_ARN', 'PUSH_TAG', 'APPROVED_TAG',
+  'SECRETS_DIR', 'SECRETS_FILE',
 ];
 
 /** Reads one input from the environment, its aliases, then its default; '' counts as unset. */
@@ -176,6 +193,8 @@ export function deriveConfig(raw: RawEnv, root: string): Config {
     COMMON_DIR: join(root, 'deployments', 'common', 'image'),
     ADMIN_ARN: inputs.ECR_ACCOUNT_ID ? `arn:aws:iam::${inputs.ECR_ACCOUNT_ID}:role/${inputs.ADMIN_ROLENAME}` : undefined,
     ...quarantineTags(inputs),
+    SECRETS_DIR: join(root, 'deployments', inputs.DEPLOYMENT_NAME, 'secrets'),
+    SECRETS_FILE: join(root, 'deployments', inputs.DEPLOYMENT_NAME, 'secrets', `${inputs.ENVIRONMENT}.yaml`),
   };
 }
 
