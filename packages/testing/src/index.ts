@@ -18,3 +18,4 @@ export * from './patch-images';
 export * from './tracker-server';
 export * from './osv-server';
 export * from './trivy';
+export * from './codecommit';
