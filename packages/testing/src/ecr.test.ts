@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,7 @@ import {
   StartImageScanCommand,
   type ImageIdentifier,
 } from '@aws-sdk/client-ecr';
+import { DecryptCommand, DescribeKeyCommand, EncryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUSYBOX_IMAGE, busyboxImage } from './busybox';
@@ -457,5 +459,118 @@ describe('startEcr (ECR and STS stand-in, the unmodified AWS SDK against a real 
       socket.once('error', () => res(false));
     });
     expect(open).toBe(false);
+  });
+});
+
+describe('startEcr KMS (the unmodified @aws-sdk/client-kms against the stand-in, no registry)', () => {
+  let aws: Ecr;
+  let kms: KMSClient;
+  let restoreEnv: (() => void) | undefined;
+
+  beforeAll(async () => {
+    aws = await startEcr({});
+    restoreEnv = overrideProcessEnv(aws.env, ['AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE', 'AWS_EC2_METADATA_DISABLED', 'AWS_ENDPOINT_URL_KMS', 'AWS_ENDPOINT_URL']);
+    kms = kmsClient(aws);
+  });
+  afterAll(async () => {
+    restoreEnv?.();
+    await aws?.stop();
+  });
+
+  function kmsClient(stand: Ecr, keys?: Keys): KMSClient {
+    const endpoint = stand.env.AWS_ENDPOINT_URL_KMS;
+    if (!LOOPBACK.test(endpoint)) throw new Error(`refusing a non-loopback AWS endpoint: ${endpoint}`);
+    const credentials = keys ?? { accessKeyId: stand.env.AWS_ACCESS_KEY_ID, secretAccessKey: stand.env.AWS_SECRET_ACCESS_KEY };
+    return new KMSClient({ region: stand.region, endpoint, credentials, maxAttempts: 1 });
+  }
+
+  it('routes KMS to itself through the environment it gives', () => {
+    expect(aws.env.AWS_ENDPOINT_URL_KMS).toBe(aws.endpoint);
+    expect(aws.endpoint).toMatch(LOOPBACK);
+  });
+
+  it('Encrypt then Decrypt gives the plaintext back, by key ARN, key id, alias name or alias ARN; calls record key and context only', async () => {
+    const arn = aws.createKmsKey({ alias: 'sops-test', description: 'test key' });
+    expect(arn).toMatch(/^arn:aws:kms:us-east-1:123456789012:key\/[0-9a-f-]{36}$/);
+    const id = arn.split('/')[1]!;
+    const plaintext = randomBytes(32);
+    const context = { deployment: 'tike', role: 'secrets' };
+    const before = aws.calls.length;
+    for (const keyId of [arn, id, 'alias/sops-test', 'arn:aws:kms:us-east-1:123456789012:alias/sops-test']) {
+      const sealed = await kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: plaintext, EncryptionContext: context }));
+      expect(sealed.KeyId).toBe(arn);
+      expect(Buffer.from(sealed.CiphertextBlob!).includes(plaintext)).toBe(false);
+      // Decrypt without KeyId finds the key from the blob, as symmetric KMS keys do; with it, it must match.
+      const opened = await kms.send(new DecryptCommand({ CiphertextBlob: sealed.CiphertextBlob, EncryptionContext: { role: 'secrets', deployment: 'tike' } }));
+      expect(Buffer.from(opened.Plaintext!).equals(plaintext)).toBe(true);
+      expect(opened.KeyId).toBe(arn);
+      const named = await kms.send(new DecryptCommand({ CiphertextBlob: sealed.CiphertextBlob, KeyId: keyId, EncryptionContext: context }));
+      expect(Buffer.from(named.Plaintext!).equals(plaintext)).toBe(true);
+    }
+    const recorded = aws.calls.slice(before);
+    expect(recorded.map((c) => `${c.service} ${c.operation}`)).toEqual(Array(4).fill(['kms Encrypt', 'kms Decrypt', 'kms Decrypt']).flat());
+    expect(recorded.every((c) => c.keyArn === arn && c.encryptionContext?.deployment === 'tike' && !c.error)).toBe(true);
+    expect(JSON.stringify(aws.calls)).not.toContain(plaintext.toString('base64'));
+    const described = await kms.send(new DescribeKeyCommand({ KeyId: 'alias/sops-test' }));
+    expect(described.KeyMetadata).toMatchObject({ Arn: arn, KeyId: id, Enabled: true, KeyState: 'Enabled', Description: 'test key', KeyUsage: 'ENCRYPT_DECRYPT' });
+  });
+
+  it('a wrong or missing encryption context, a changed blob: InvalidCiphertextException; another key named: IncorrectKeyException', async () => {
+    const arn = aws.createKmsKey();
+    const other = aws.createKmsKey();
+    const sealed = await kms.send(new EncryptCommand({ KeyId: arn, Plaintext: randomBytes(32), EncryptionContext: { a: '1' } }));
+    const blob = Buffer.from(sealed.CiphertextBlob!);
+    expect((await kms.send(new DecryptCommand({ CiphertextBlob: blob, EncryptionContext: { a: '1' } }))).Plaintext).toHaveLength(32);
+    expect(await awsError(kms.send(new DecryptCommand({ CiphertextBlob: blob, EncryptionContext: { a: '2' } })))).toMatchObject({ name: 'InvalidCiphertextException' });
+    expect(await awsError(kms.send(new DecryptCommand({ CiphertextBlob: blob })))).toMatchObject({ name: 'InvalidCiphertextException' });
+    const changed = Buffer.from(blob);
+    changed[changed.length - 1]! ^= 1;
+    expect(await awsError(kms.send(new DecryptCommand({ CiphertextBlob: changed, EncryptionContext: { a: '1' } })))).toMatchObject({ name: 'InvalidCiphertextException' });
+    expect(await awsError(kms.send(new DecryptCommand({ CiphertextBlob: randomBytes(80) })))).toMatchObject({ name: 'InvalidCiphertextException' });
+    expect(await awsError(kms.send(new DecryptCommand({ CiphertextBlob: blob, KeyId: other, EncryptionContext: { a: '1' } })))).toMatchObject({ name: 'IncorrectKeyException' });
+    const last = aws.calls[aws.calls.length - 1]!;
+    expect(last).toMatchObject({ service: 'kms', operation: 'Decrypt', error: 'IncorrectKeyException' });
+  });
+
+  it('unknown keys and aliases: NotFoundException (KMS words); another region or account in the ARN is unknown too', async () => {
+    const missing = 'arn:aws:kms:us-east-1:123456789012:key/00000000-0000-4000-8000-000000000000';
+    expect(await awsError(kms.send(new EncryptCommand({ KeyId: missing, Plaintext: Buffer.from('x') })))).toEqual({ name: 'NotFoundException', message: `Key '${missing}' does not exist` });
+    expect(await awsError(kms.send(new EncryptCommand({ KeyId: 'alias/nope', Plaintext: Buffer.from('x') })))).toEqual({
+      name: 'NotFoundException',
+      message: 'Alias arn:aws:kms:us-east-1:123456789012:alias/nope is not found.',
+    });
+    const arn = aws.createKmsKey();
+    for (const elsewhere of [arn.replace('us-east-1', 'eu-west-3'), arn.replace('123456789012', '210987654321')]) {
+      expect((await awsError(kms.send(new EncryptCommand({ KeyId: elsewhere, Plaintext: Buffer.from('x') })))).name).toBe('NotFoundException');
+    }
+  });
+
+  it("a key's allow list: AccessDeniedException for others; a listed role's assumed session may; a disabled key: DisabledException", async () => {
+    const role = 'arn:aws:iam::123456789012:role/sops-admin';
+    const arn = aws.createKmsKey({ allow: [role] });
+    const denied = await awsError(kms.send(new EncryptCommand({ KeyId: arn, Plaintext: Buffer.from('x') })));
+    expect(denied.name).toBe('AccessDeniedException');
+    expect(denied.message).toContain('kms:Encrypt');
+    const sts = new STSClient({ region: aws.region, endpoint: aws.env.AWS_ENDPOINT_URL_STS, credentials: { accessKeyId: aws.env.AWS_ACCESS_KEY_ID, secretAccessKey: aws.env.AWS_SECRET_ACCESS_KEY }, maxAttempts: 1 });
+    const assumed = await sts.send(new AssumeRoleCommand({ RoleArn: role, RoleSessionName: 'sops@test' }));
+    const c = assumed.Credentials!;
+    const asRole = kmsClient(aws, { accessKeyId: c.AccessKeyId!, secretAccessKey: c.SecretAccessKey!, sessionToken: c.SessionToken! });
+    const data = await asRole.send(new GenerateDataKeyCommand({ KeyId: arn, KeySpec: 'AES_256' }));
+    expect(data.Plaintext).toHaveLength(32);
+    const opened = await asRole.send(new DecryptCommand({ CiphertextBlob: data.CiphertextBlob }));
+    expect(Buffer.from(opened.Plaintext!).equals(Buffer.from(data.Plaintext!))).toBe(true);
+    expect(aws.calls[aws.calls.length - 1]).toMatchObject({ service: 'kms', operation: 'Decrypt', accessKeyId: c.AccessKeyId, keyArn: arn });
+    aws.setKmsKeyEnabled(arn, false);
+    expect((await awsError(asRole.send(new DecryptCommand({ CiphertextBlob: data.CiphertextBlob })))).name).toBe('DisabledException');
+    aws.setKmsKeyEnabled(arn, true);
+    expect((await asRole.send(new DecryptCommand({ CiphertextBlob: data.CiphertextBlob }))).Plaintext).toHaveLength(32);
+  });
+
+  it('verifies SigV4 for KMS too; ECR without a registry is a ServerException', async () => {
+    const arn = aws.createKmsKey();
+    const wrong = kmsClient(aws, { accessKeyId: aws.env.AWS_ACCESS_KEY_ID, secretAccessKey: 'not-the-secret' });
+    expect((await awsError(wrong.send(new EncryptCommand({ KeyId: arn, Plaintext: Buffer.from('x') })))).name).toBe('InvalidSignatureException');
+    const ecr = new ECRClient({ region: aws.region, endpoint: aws.endpoint, credentials: { accessKeyId: aws.env.AWS_ACCESS_KEY_ID, secretAccessKey: aws.env.AWS_SECRET_ACCESS_KEY }, maxAttempts: 1 });
+    expect((await awsError(ecr.send(new GetAuthorizationTokenCommand({})))).name).toBe('ServerException');
   });
 });

@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import type { Registry } from './registry';
 
 /*
- * The one stand-in for AWS: a loopback server speaking ECR's AWS JSON 1.1 protocol and STS's query
- * protocol to the unmodified AWS SDK, backed by a real registry (startRegistry) for manifests.
+ * The one stand-in for AWS: a loopback server speaking ECR's and KMS' AWS JSON 1.1 protocol and
+ * STS's query protocol to the unmodified AWS SDK (every request SigV4-checked), backed by a real
+ * registry (startRegistry) for manifests. Without a registry it serves STS and KMS only.
  *
  * What it knows: tags are read from the registry on every request, so pushes made straight to the
  * registry (skopeo, docker) are seen. Untagged images are a different matter: the distribution API
@@ -25,16 +26,30 @@ import type { Registry } from './registry';
  * ScanNotFoundException, an unknown tag or digest ImageNotFoundException. StartImageScan starts an
  * empty scan (IN_PROGRESS for one call) unless one was set.
  *
+ * KMS: symmetric keys a test creates with `createKmsKey` (optionally with an alias, and a list of
+ * principals allowed to use it: its key policy in short). Encrypt, Decrypt, GenerateDataKey and
+ * DescribeKey take a key id, key ARN, alias name or alias ARN of this account and region. A
+ * ciphertext blob names its key and is AES-256-GCM under that key's own secret with the encryption
+ * context as associated data, so Decrypt with another context (or a changed blob) is
+ * InvalidCiphertextException and with another KeyId IncorrectKeyException, as in KMS. Unknown keys
+ * and aliases are NotFoundException, a disabled key DisabledException, a principal outside the
+ * key's list AccessDeniedException. Calls record the key and the context, never a plaintext.
+ *
  * What it does not model: IAM policies (every key it issued may do everything; any role in the
- * account can be assumed), repository creation/policies/lifecycle, tag immutability, scan on push,
- * registry scanning configuration, the one-scan-per-day limit, KMS, pull-through caches,
- * throttling, token expiry (the authorization token is the registry's one password: every
- * GetAuthorizationToken returns the same one, valid until the registry stops).
+ * account can be assumed; KMS keys' `allow` lists are the only policy), repository
+ * creation/policies/lifecycle, tag immutability, scan on push, registry scanning configuration,
+ * the one-scan-per-day limit, pull-through caches, throttling, token expiry (the authorization
+ * token is the registry's one password: every GetAuthorizationToken returns the same one, valid
+ * until the registry stops), KMS key creation/rotation/grants/asymmetric keys/multi-Region keys,
+ * ReEncrypt, and real KMS ciphertext bytes (ours are only readable by this stand-in).
  */
 
 export interface EcrOptions {
-  /** A startRegistry() registry whose username is `AWS`: ECR tokens decode to AWS:<password>. */
-  registry: Registry;
+  /**
+   * A startRegistry() registry whose username is `AWS`: ECR tokens decode to AWS:<password>.
+   * Without one, ECR operations fail (ServerException): STS and KMS only.
+   */
+  registry?: Registry;
   /** 12 digits; 123456789012 when omitted. */
   accountId?: string;
   /** us-east-1 when omitted. */
@@ -45,8 +60,8 @@ export interface EcrOptions {
 
 /** One request as the stand-in saw it: who signed it and how it ended. */
 export interface EcrCall {
-  service: 'ecr' | 'sts';
-  /** ECR operation (`PutImage`) or STS action (`AssumeRole`). */
+  service: 'ecr' | 'sts' | 'kms';
+  /** ECR or KMS operation (`PutImage`, `Decrypt`) or STS action (`AssumeRole`). */
   operation: string;
   /** The access key id in the SigV4 Authorization header; '' when there was none. */
   accessKeyId: string;
@@ -57,10 +72,13 @@ export interface EcrCall {
   roleArn?: string;
   roleSessionName?: string;
   issuedAccessKeyId?: string;
+  /** KMS: the ARN of the key used (once resolved), and the encryption context given. */
+  keyArn?: string;
+  encryptionContext?: Record<string, string>;
 }
 
 export interface Ecr {
-  /** http://127.0.0.1:PORT: both ECR and STS. */
+  /** http://127.0.0.1:PORT: ECR, STS and KMS. */
   endpoint: string;
   /**
    * What a client needs (merge over process.env): the service endpoint overrides, long-term keys,
@@ -76,7 +94,23 @@ export interface Ecr {
    * keeps the scan). Replaces any earlier scan of that image.
    */
   setScan(repository: string, tagOrDigest: string, scan: EcrScanSetup): Promise<void>;
+  /** Creates a symmetric KMS key (enabled) and returns its key ARN. */
+  createKmsKey(options?: KmsKeySetup): string;
+  /** Enables or disables a key createKmsKey made (by its ARN): a disabled key is DisabledException. */
+  setKmsKeyEnabled(keyArn: string, enabled: boolean): void;
   stop(): Promise<void>;
+}
+
+/** A KMS key as a test wants it. */
+export interface KmsKeySetup {
+  /** `alias/<name>` (or just `<name>`): the key is also found by this alias and its ARN. */
+  alias?: string;
+  /**
+   * The principals allowed to use the key (its key policy in short): IAM user ARNs, or role ARNs
+   * (arn:aws:iam::<account>:role/<name>), which admit that role's assumed sessions. Everyone when omitted.
+   */
+  allow?: string[];
+  description?: string;
 }
 
 /** A scan as a test wants DescribeImageScanFindings to answer it. */
@@ -98,6 +132,10 @@ export interface EcrScanSetup {
 }
 
 const ECR_TARGET = 'AmazonEC2ContainerRegistry_V20150921.';
+const KMS_TARGET = 'TrentService.';
+// Our ciphertext blobs: magic, the key's 16-byte id, GCM iv and tag, then the ciphertext.
+const KMS_BLOB_MAGIC = Buffer.from('iwk1');
+const KMS_ALIAS_RE = /^alias\/[a-zA-Z0-9/_-]{1,250}$/;
 const STS_NS = 'https://sts.amazonaws.com/doc/2011-06-15/';
 const MEDIA = {
   dockerV1: 'application/vnd.docker.distribution.manifest.v1+json',
@@ -159,6 +197,18 @@ interface Keys {
   /** Who the key is, for GetCallerIdentity. */
   arn: string;
   userId: string;
+  /** An assumed role's session: the role (KMS key lists name roles, not sessions). */
+  roleArn?: string;
+}
+
+interface KmsKeyRecord {
+  id: string;
+  arn: string;
+  secret: Buffer;
+  enabled: boolean;
+  allow?: string[];
+  description: string;
+  createdAt: Date;
 }
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
@@ -182,7 +232,7 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
  * Checks a SigV4 Authorization header against the secret of its key id: the canonical request,
  * string to sign and signing key exactly as AWS documents them. Resolves to the key id.
  */
-function verifySigV4(req: IncomingMessage, body: Buffer, keys: Map<string, Keys>, service: 'ecr' | 'sts', region: string, errors: SigErrors): string {
+function verifySigV4(req: IncomingMessage, body: Buffer, keys: Map<string, Keys>, service: EcrCall['service'], region: string, errors: SigErrors): string {
   const auth = req.headers.authorization;
   if (!auth) throw errors.missing();
   const m = /^AWS4-HMAC-SHA256 Credential=([^/,\s]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request,\s*SignedHeaders=([a-z0-9;_-]+),\s*Signature=([0-9a-f]{64})$/.exec(auth);
@@ -243,17 +293,19 @@ const STS_SIG: SigErrors = {
   badSignature: (why) => new AwsError('SignatureDoesNotMatch', why, 403),
 };
 
-/** ECR and STS on loopback, backed by `options.registry`. */
+/** ECR, STS and KMS on loopback; ECR backed by `options.registry`. */
 export async function startEcr(options: EcrOptions): Promise<Ecr> {
-  const { registry } = options;
   const accountId = options.accountId ?? '123456789012';
   const region = options.region ?? 'us-east-1';
   if (!/^\d{12}$/.test(accountId)) throw new Error(`startEcr accountId ${JSON.stringify(accountId)}: allowed 12 digits`);
-  if (registry.username !== 'AWS') {
-    throw new Error(`startEcr: the registry's username is ${JSON.stringify(registry.username)}; ECR tokens decode to AWS:<password>, so start it with startRegistry({ username: 'AWS' })`);
+  if (options.registry && options.registry.username !== 'AWS') {
+    throw new Error(`startEcr: the registry's username is ${JSON.stringify(options.registry.username)}; ECR tokens decode to AWS:<password>, so start it with startRegistry({ username: 'AWS' })`);
   }
-  const registryAuth = `Basic ${Buffer.from(`${registry.username}:${registry.password}`).toString('base64')}`;
-  const base = `http://${registry.host}/v2`;
+  /** The backing registry; without one, every ECR operation is a ServerException. */
+  const backing = (): Registry => {
+    if (!options.registry) throw new AwsError('ServerException', 'this stand-in was started without a registry: it serves STS and KMS only', 500);
+    return options.registry;
+  };
 
   const keys = new Map<string, Keys>();
   const accessKeyId = keyId('AKIA');
@@ -269,10 +321,11 @@ export async function startEcr(options: EcrOptions): Promise<Ecr> {
   // --- the registry, through its distribution API ---------------------------------------------
 
   const reg = async (method: string, path: string, init: { accept?: string[]; body?: Buffer; contentType?: string } = {}) => {
-    const headers: Record<string, string> = { authorization: registryAuth };
+    const registry = backing();
+    const headers: Record<string, string> = { authorization: `Basic ${Buffer.from(`${registry.username}:${registry.password}`).toString('base64')}` };
     if (init.accept) headers.accept = init.accept.join(', ');
     if (init.contentType) headers['content-type'] = init.contentType;
-    const res = await fetch(`${base}/${path}`, { method, headers, body: init.body });
+    const res = await fetch(`http://${registry.host}/v2/${path}`, { method, headers, body: init.body });
     const body = Buffer.from(await res.arrayBuffer());
     return { status: res.status, headers: res.headers, body };
   };
@@ -473,6 +526,7 @@ export async function startEcr(options: EcrOptions): Promise<Ecr> {
         throw new AwsError('InvalidParameterException', `Invalid parameter at 'registryIds': this registry serves only account '${accountId}'`);
       }
       const expiresAt = epochSeconds(new Date(Date.now() + 12 * 3600_000));
+      const registry = backing();
       const authorizationToken = Buffer.from(`AWS:${registry.password}`).toString('base64');
       return { authorizationData: ids.map(() => ({ authorizationToken, expiresAt, proxyEndpoint: `http://${registry.host}` })) };
     },
@@ -729,7 +783,7 @@ export async function startEcr(options: EcrOptions): Promise<Ecr> {
       const sessionToken = randomBytes(64).toString('base64');
       const arn = `arn:aws:sts::${accountId}:assumed-role/${m[2]}/${session}`;
       const roleId = `${keyId('AROA')}:${session}`;
-      keys.set(id, { secret, sessionToken, arn, userId: roleId });
+      keys.set(id, { secret, sessionToken, arn, userId: roleId, roleArn });
       call.issuedAccessKeyId = id;
       const expiration = new Date(Date.now() + duration * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
       return (
@@ -741,6 +795,154 @@ export async function startEcr(options: EcrOptions): Promise<Ecr> {
     GetCallerIdentity(_params, caller) {
       return `<GetCallerIdentityResult><Arn>${xmlEscape(caller.arn)}</Arn><UserId>${xmlEscape(caller.userId)}</UserId><Account>${accountId}</Account></GetCallerIdentityResult>`;
     },
+  };
+
+  // --- KMS operations -------------------------------------------------------------------------
+
+  const kmsKeys = new Map<string, KmsKeyRecord>(); // by key id
+  const kmsAliases = new Map<string, string>(); // alias/<name> → key id
+  const kmsArn = (resource: string) => `arn:aws:kms:${region}:${accountId}:${resource}`;
+
+  /** The key a KeyId names (key id, key ARN, alias name or alias ARN), or NotFoundException. */
+  const kmsKeyOf = (keyIdParam: unknown): KmsKeyRecord => {
+    if (typeof keyIdParam !== 'string' || keyIdParam.length < 1 || keyIdParam.length > 2048) {
+      throw new AwsError('ValidationException', "1 validation error detected: Value at 'keyId' failed to satisfy constraint: Member must have length between 1 and 2048");
+    }
+    const arn = /^arn:aws[\w-]*:kms:([^:]*):([^:]*):(.+)$/.exec(keyIdParam);
+    const resource = arn ? arn[3]! : keyIdParam;
+    if (arn && (arn[1] !== region || arn[2] !== accountId)) throw new AwsError('NotFoundException', `Key '${keyIdParam}' does not exist`);
+    if (resource.startsWith('alias/')) {
+      const id = kmsAliases.get(resource);
+      if (!id) throw new AwsError('NotFoundException', `Alias ${kmsArn(resource)} is not found.`);
+      return kmsKeys.get(id)!;
+    }
+    const id = arn ? /^key\/(.+)$/.exec(resource)?.[1] : resource;
+    const key = id ? kmsKeys.get(id) : undefined;
+    if (!key) throw new AwsError('NotFoundException', arn || id ? `Key '${arn ? keyIdParam : kmsArn(`key/${id}`)}' does not exist` : `Invalid keyId '${keyIdParam}'`);
+    return key;
+  };
+  /** The key, checked usable by `caller` for `operation` (its allow list, its state). */
+  const usableKey = (key: KmsKeyRecord, caller: Keys, operation: string, call: EcrCall): KmsKeyRecord => {
+    call.keyArn = key.arn;
+    if (key.allow && !key.allow.includes(caller.roleArn ?? caller.arn)) {
+      throw new AwsError('AccessDeniedException', `User: ${caller.arn} is not authorized to perform: kms:${operation} on resource: ${key.arn} because no resource-based policy allows the kms:${operation} action`);
+    }
+    if (!key.enabled) throw new AwsError('DisabledException', `${key.arn} is disabled.`);
+    return key;
+  };
+  const contextOf = (input: Input, call: EcrCall): Record<string, string> => {
+    const context = input.EncryptionContext ?? {};
+    if (typeof context !== 'object' || Array.isArray(context) || context === null || Object.values(context).some((v) => typeof v !== 'string')) {
+      throw new AwsError('SerializationException', "EncryptionContext must be a map of strings");
+    }
+    const out = context as Record<string, string>;
+    if (Object.keys(out).length) call.encryptionContext = out;
+    return out;
+  };
+  const blobOf = (input: Input, name: string, max: number): Buffer => {
+    const value = input[name];
+    if (typeof value !== 'string') throw new AwsError('ValidationException', `1 validation error detected: Value at '${name[0]!.toLowerCase()}${name.slice(1)}' failed to satisfy constraint: Member must not be null`);
+    const bytes = Buffer.from(value, 'base64');
+    if (bytes.length < 1 || bytes.length > max) {
+      throw new AwsError('ValidationException', `1 validation error detected: Value at '${name[0]!.toLowerCase()}${name.slice(1)}' failed to satisfy constraint: Member must have length between 1 and ${max}`);
+    }
+    return bytes;
+  };
+  // The context as GCM's associated data: its pairs in a fixed order, so order in the request does not matter.
+  const contextAad = (context: Record<string, string>) => Buffer.from(JSON.stringify(Object.entries(context).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
+  const seal = (key: KmsKeyRecord, plaintext: Buffer, context: Record<string, string>): Buffer => {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', key.secret, iv).setAAD(contextAad(context));
+    const sealed = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+    return Buffer.concat([KMS_BLOB_MAGIC, Buffer.from(key.id.replace(/-/g, ''), 'hex'), iv, cipher.getAuthTag(), sealed]);
+  };
+  const kmsResult = (key: KmsKeyRecord, fields: Record<string, unknown>) => ({ KeyId: key.arn, ...fields, EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' });
+  const keyMetadata = (key: KmsKeyRecord) => ({
+    AWSAccountId: accountId,
+    KeyId: key.id,
+    Arn: key.arn,
+    CreationDate: epochSeconds(key.createdAt),
+    Enabled: key.enabled,
+    Description: key.description,
+    KeyUsage: 'ENCRYPT_DECRYPT',
+    KeyState: key.enabled ? 'Enabled' : 'Disabled',
+    Origin: 'AWS_KMS',
+    KeyManager: 'CUSTOMER',
+    CustomerMasterKeySpec: 'SYMMETRIC_DEFAULT',
+    KeySpec: 'SYMMETRIC_DEFAULT',
+    EncryptionAlgorithms: ['SYMMETRIC_DEFAULT'],
+    MultiRegion: false,
+  });
+
+  const kms: Record<string, (input: Input, call: EcrCall, caller: Keys) => unknown> = {
+    Encrypt(input, call, caller) {
+      const key = usableKey(kmsKeyOf(input.KeyId), caller, 'Encrypt', call);
+      const context = contextOf(input, call);
+      const plaintext = blobOf(input, 'Plaintext', 4096);
+      return kmsResult(key, { CiphertextBlob: seal(key, plaintext, context).toString('base64') });
+    },
+    Decrypt(input, call, caller) {
+      const blob = blobOf(input, 'CiphertextBlob', 6144);
+      const context = contextOf(input, call);
+      const header = KMS_BLOB_MAGIC.length + 16 + 12 + 16;
+      const id = blob.length > header && blob.subarray(0, KMS_BLOB_MAGIC.length).equals(KMS_BLOB_MAGIC) ? blob.subarray(4, 20).toString('hex') : undefined;
+      const uuid = id && `${id.slice(0, 8)}-${id.slice(8, 12)}-${id.slice(12, 16)}-${id.slice(16, 20)}-${id.slice(20)}`;
+      const owner = uuid ? kmsKeys.get(uuid) : undefined;
+      if (!owner) throw new AwsError('InvalidCiphertextException', '');
+      if (input.KeyId !== undefined && kmsKeyOf(input.KeyId) !== owner) {
+        call.keyArn = owner.arn;
+        throw new AwsError('IncorrectKeyException', 'The key ID in the request does not identify a CMK that can perform this operation.');
+      }
+      const key = usableKey(owner, caller, 'Decrypt', call);
+      try {
+        const decipher = createDecipheriv('aes-256-gcm', key.secret, blob.subarray(20, 32)).setAAD(contextAad(context)).setAuthTag(blob.subarray(32, header));
+        const plaintext = Buffer.concat([decipher.update(blob.subarray(header)), decipher.final()]);
+        return kmsResult(key, { Plaintext: plaintext.toString('base64') });
+      } catch {
+        throw new AwsError('InvalidCiphertextException', '');
+      }
+    },
+    GenerateDataKey(input, call, caller) {
+      const key = usableKey(kmsKeyOf(input.KeyId), caller, 'GenerateDataKey', call);
+      const context = contextOf(input, call);
+      const spec = input.KeySpec;
+      const count = input.NumberOfBytes;
+      if ((spec === undefined) === (count === undefined)) throw new AwsError('ValidationException', 'Please specify either number of bytes or key spec.');
+      if (spec !== undefined && spec !== 'AES_256' && spec !== 'AES_128') {
+        throw new AwsError('ValidationException', `1 validation error detected: Value '${String(spec)}' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]`);
+      }
+      const size = spec === 'AES_128' ? 16 : spec === 'AES_256' ? 32 : Number(count);
+      if (!Number.isInteger(size) || size < 1 || size > 1024) {
+        throw new AwsError('ValidationException', "1 validation error detected: Value at 'numberOfBytes' failed to satisfy constraint: Member must have value between 1 and 1024");
+      }
+      const plaintext = randomBytes(size);
+      return { KeyId: key.arn, CiphertextBlob: seal(key, plaintext, context).toString('base64'), Plaintext: plaintext.toString('base64') };
+    },
+    DescribeKey(input, call, caller) {
+      const key = kmsKeyOf(input.KeyId);
+      call.keyArn = key.arn;
+      if (key.allow && !key.allow.includes(caller.roleArn ?? caller.arn)) {
+        throw new AwsError('AccessDeniedException', `User: ${caller.arn} is not authorized to perform: kms:DescribeKey on resource: ${key.arn} because no resource-based policy allows the kms:DescribeKey action`);
+      }
+      return { KeyMetadata: keyMetadata(key) };
+    },
+  };
+
+  const createKmsKey = (setup: KmsKeySetup = {}): string => {
+    const alias = setup.alias === undefined ? undefined : setup.alias.startsWith('alias/') ? setup.alias : `alias/${setup.alias}`;
+    if (alias !== undefined && (!KMS_ALIAS_RE.test(alias) || alias.startsWith('alias/aws/'))) throw new Error(`createKmsKey alias ${JSON.stringify(setup.alias)}: allowed alias/<name> ([a-zA-Z0-9/_-], not alias/aws/…)`);
+    if (alias !== undefined && kmsAliases.has(alias)) throw new Error(`createKmsKey: alias ${alias} exists`);
+    const id = randomUUID();
+    const key: KmsKeyRecord = { id, arn: kmsArn(`key/${id}`), secret: randomBytes(32), enabled: true, description: setup.description ?? '', createdAt: new Date() };
+    if (setup.allow) key.allow = [...setup.allow];
+    kmsKeys.set(id, key);
+    if (alias) kmsAliases.set(alias, id);
+    return key.arn;
+  };
+  const setKmsKeyEnabled = (keyArn: string, enabled: boolean): void => {
+    const key = [...kmsKeys.values()].find((k) => k.arn === keyArn);
+    if (!key) throw new Error(`setKmsKeyEnabled: no key ${keyArn}`);
+    key.enabled = enabled;
   };
 
   // --- HTTP -----------------------------------------------------------------------------------
@@ -757,11 +959,12 @@ export async function startEcr(options: EcrOptions): Promise<Ecr> {
     const body = await readBody(req);
     const requestId = randomUUID();
     const target = String(req.headers['x-amz-target'] ?? '');
-    const isEcr = target.startsWith(ECR_TARGET);
-    const call: EcrCall = { service: isEcr ? 'ecr' : 'sts', operation: '', accessKeyId: /Credential=([^/,\s]+)\//.exec(req.headers.authorization ?? '')?.[1] ?? '' };
+    const service = target.startsWith(ECR_TARGET) ? 'ecr' : target.startsWith(KMS_TARGET) ? 'kms' : 'sts';
+    const call: EcrCall = { service, operation: '', accessKeyId: /Credential=([^/,\s]+)\//.exec(req.headers.authorization ?? '')?.[1] ?? '' };
     calls.push(call);
-    if (isEcr) {
-      call.operation = target.slice(ECR_TARGET.length);
+    if (service !== 'sts') {
+      // ECR and KMS: AWS JSON 1.1, errors as {__type, message}.
+      call.operation = target.slice(service === 'ecr' ? ECR_TARGET.length : KMS_TARGET.length);
       const send = (status: number, payload: unknown, errorType?: string) => {
         res.writeHead(status, {
           'content-type': 'application/x-amz-json-1.1',
@@ -772,8 +975,9 @@ export async function startEcr(options: EcrOptions): Promise<Ecr> {
       };
       try {
         if (req.method !== 'POST') throw new AwsError('UnknownOperationException', `${req.method} is not supported`);
-        verifySigV4(req, body, keys, 'ecr', region, ECR_SIG);
-        const operation = Object.hasOwn(ecr, call.operation) ? ecr[call.operation] : undefined;
+        const caller = keys.get(verifySigV4(req, body, keys, service, region, ECR_SIG))!;
+        const operations = service === 'ecr' ? ecr : kms;
+        const operation = Object.hasOwn(operations, call.operation) ? operations[call.operation] : undefined;
         if (!operation) throw new AwsError('UnknownOperationException', `The stand-in does not implement ${call.operation}`);
         let input: Input;
         try {
@@ -781,9 +985,10 @@ export async function startEcr(options: EcrOptions): Promise<Ecr> {
         } catch {
           throw new AwsError('SerializationException', 'Start of structure or map found where not expected.');
         }
-        send(200, await serially(() => operation(input, call)));
+        if (service === 'ecr') backing();
+        send(200, await serially(async () => operation(input, call, caller)));
       } catch (error) {
-        const e = error instanceof AwsError ? error : new AwsError('ServerException', String((error as Error)?.message ?? error), 500);
+        const e = error instanceof AwsError ? error : new AwsError(service === 'ecr' ? 'ServerException' : 'KMSInternalException', String((error as Error)?.message ?? error), 500);
         call.error = e.code;
         send(e.status, { __type: e.code, message: e.message }, e.code);
       }
@@ -834,6 +1039,7 @@ export async function startEcr(options: EcrOptions): Promise<Ecr> {
   const env: Record<string, string> = {
     AWS_ENDPOINT_URL_ECR: endpoint,
     AWS_ENDPOINT_URL_STS: endpoint,
+    AWS_ENDPOINT_URL_KMS: endpoint,
     // Any other service a client might call lands here too (UnknownOperation), never on AWS.
     AWS_ENDPOINT_URL: endpoint,
     AWS_ACCESS_KEY_ID: accessKeyId,
@@ -867,5 +1073,5 @@ export async function startEcr(options: EcrOptions): Promise<Ecr> {
       scans.set(repository, record);
       record.set(found.digest!, { ...scan, pending });
     });
-  return { endpoint, env, accountId, region, calls, setScan, stop };
+  return { endpoint, env, accountId, region, calls, setScan, createKmsKey, setKmsKeyEnabled, stop };
 }
