@@ -70,7 +70,7 @@ export interface Opened {
   bytes: Buffer;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function asText(bytes: Buffer): string | Buffer {
   try {

@@ -55,17 +55,20 @@ export function encryptTree(plain: Tree, key: Buffer, rules: CryptRules, stash?:
  */
 export function decryptTree(encrypted: Tree, key: Buffer, rules: CryptRules, stash?: IvStash): { tree: Tree; mac: string } {
   const hash = macHash(rules);
-  const tree = walkTree(encrypted, rules, (leaf, path, isEncrypted) => {
-    const isComment = leaf instanceof Comment;
+  const tree = walkTree(encrypted, rules, (leaf, path, isEncrypted, inList) => {
     let value: Leaf = leaf;
+    let isComment = leaf instanceof Comment;
     if (isEncrypted) {
       const ad = associatedData(path);
-      const text = isComment ? leaf.value : leaf;
+      const text = leaf instanceof Comment ? leaf.value : leaf;
       if (typeof text !== 'string') throw new ValueError(path, 'should be encrypted but is not a string');
       try {
         const opened = decryptValue(text, key, ad);
         value = opened.value;
-        if (isComment) value = new Comment(value instanceof Comment ? value.value : String(value), leaf.inline);
+        if (leaf instanceof Comment) value = new Comment(value instanceof Comment ? value.value : String(value), leaf.inline);
+        // sops (3.13 and earlier) writes an encrypted comment inside a list as a list item, which it
+        // never hashed into the MAC: read it back as the comment it was.
+        else if (value instanceof Comment && inList) isComment = true;
         if (opened.iv && value !== '') stash?.set(stashKey(ad, value), opened.iv);
       } catch (e) {
         if (!(e instanceof CipherError)) throw e;

@@ -23,7 +23,7 @@ export interface CryptRules {
 export type Leaf = Exclude<Scalar, null> | Comment;
 
 /** Called for every leaf (scalars and comments, not nulls) in walk order; returns its replacement. */
-export type Visit = (leaf: Leaf, path: readonly string[], encrypted: boolean) => Leaf;
+export type Visit = (leaf: Leaf, path: readonly string[], encrypted: boolean, inList: boolean) => Leaf;
 
 /** The associated data sops authenticates a value with: "a:b:c:" (":" at the top level). */
 export function associatedData(path: readonly string[]): string {
@@ -82,14 +82,14 @@ export function selector(rules: CryptRules): (path: readonly string[], comments:
 /** Walks every document of a tree as sops does, building a new tree from the visit's results. */
 export function walkTree(tree: Tree, rules: CryptRules, visit: Visit): Tree {
   const shouldEncrypt = selector(rules);
-  const leaf = (value: Leaf, path: readonly string[], comments: string[][]): Leaf =>
-    visit(value, path, shouldEncrypt(path, comments, value instanceof Comment));
+  const leaf = (value: Leaf, path: readonly string[], comments: string[][], inList = false): Leaf =>
+    visit(value, path, shouldEncrypt(path, comments, value instanceof Comment), inList);
 
-  const walkValue = (value: Value, path: readonly string[], comments: string[][]): Value => {
+  const walkValue = (value: Value, path: readonly string[], comments: string[][], inList = false): Value | Comment => {
     if (value === null) return null;
     if (value instanceof Mapping) return walkMapping(value, path, comments);
     if (Array.isArray(value)) return walkList(value, path, comments);
-    return leaf(value, path, comments) as Value;
+    return leaf(value, path, comments, inList);
   };
 
   const walkMapping = (mapping: Mapping, path: readonly string[], outer: string[][]): Mapping => {
@@ -102,7 +102,7 @@ export function walkTree(tree: Tree, rules: CryptRules, visit: Visit): Tree {
         comments[level] = [...comments[level], key.value];
         return { key: leaf(key, path, comments) as Comment, value };
       }
-      const walked = walkValue(value, [...path, key], comments);
+      const walked = walkValue(value, [...path, key], comments) as Value;
       comments[level] = [];
       return { key, value: walked };
     });
@@ -115,9 +115,9 @@ export function walkTree(tree: Tree, rules: CryptRules, visit: Visit): Tree {
     return list.map((item) => {
       if (item instanceof Comment) {
         comments[level] = [...comments[level], item.value];
-        return leaf(item, path, comments);
+        return leaf(item, path, comments, true);
       }
-      const walked = walkValue(item, path, comments);
+      const walked = walkValue(item, path, comments, true);
       comments[level] = [];
       return walked;
     });

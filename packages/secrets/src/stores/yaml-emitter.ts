@@ -1,5 +1,5 @@
 /*
- * The YAML emitter of go-yaml v3 (emitterc.go), which sops writes YAML with, ported for the events
+ * The YAML emitter of go-yaml v3 (emitterc.go of go.yaml.in/yaml/v3 v3.0.4, sops 3.13's), ported for the events
  * sops produces: block mappings and sequences, empty ones in flow style, scalars in the five styles,
  * and the head/line/foot/tail comments go-yaml attaches to events. Output width is unlimited (v3's
  * default), indentation is sops' 4. Byte-for-byte sameness with sops' output is the point: keep the
@@ -312,8 +312,12 @@ class Emitter {
     this.headComment = '';
   }
 
-  private processLineComment(): void {
-    if (!this.lineComment) return;
+  /** `linebreak`: go-yaml v3.0.4 ends a block scalar's header line here even without a comment. */
+  private processLineComment(linebreak = false): void {
+    if (!this.lineComment) {
+      if (linebreak) this.putBreak();
+      return;
+    }
     if (!this.whitespace) this.put(' ');
     this.writeComment(this.lineComment);
     this.lineComment = '';
@@ -743,7 +747,7 @@ class Emitter {
   private writeLiteral(value: string): void {
     this.writeIndicator('|', true, false, false);
     this.writeBlockScalarHints(value);
-    this.processLineComment();
+    this.processLineComment(true);
     this.whitespace = true;
     let breaks = true;
     for (const ch of value) {
@@ -762,7 +766,7 @@ class Emitter {
   private writeFolded(value: string): void {
     this.writeIndicator('>', true, false, false);
     this.writeBlockScalarHints(value);
-    this.processLineComment();
+    this.processLineComment(true);
     this.whitespace = true;
     const cps = [...value];
     let breaks = true;

@@ -1,8 +1,9 @@
 /*
  * sops' YAML store (stores/yaml/store.go). Reading uses the `yaml` package's parser for structure and
- * go-yaml's rules for scalar types; each comment line goes into the mapping or list whose entries
- * stand at its column (so a comment written at a nested mapping's indentation belongs to that mapping,
- * as go-yaml reads sops' own output), an end-of-line comment just before the entry on its line.
+ * go-yaml's rules for scalar types; comments go where go-yaml (and so sops) puts them: before the next
+ * entry when they stand at its indentation or nothing closes in between, else at the end of the
+ * innermost collection that closes (at the end of the document: the one their column matches), and an
+ * end-of-line comment just before the entry on its line.
  * Writing builds the nodes sops builds (comments as head, line and foot comments) and runs go-yaml's
  * emitter (yaml-emitter.ts) with sops' indentation of 4.
  */
@@ -140,11 +141,14 @@ class Reader {
     const list: List = [];
     const start = node.range?.[0] ?? 0;
     const container: Container = { value: list, col: this.lines.at(start).col, parent, inserts: [] };
-    for (const item of node.items) {
-      const offset = (item as YamlNode | null)?.range?.[0];
+    // A block sequence item starts at its "-", which may stand on a line of its own.
+    const cst = (node as { srcToken?: { type: string; items?: Array<{ start?: Array<{ type: string; offset: number }> }> } }).srcToken;
+    const dashes = cst?.type === 'block-seq' ? cst.items?.map((i) => i.start?.find((t) => t.type === 'seq-item-ind')?.offset) : undefined;
+    node.items.forEach((item, i) => {
+      const offset = dashes?.[i] ?? (item as YamlNode | null)?.range?.[0];
       if (record) this.slot(container, list.length, offset, this.isCollection(item), node.flow ? undefined : container.col);
       list.push(this.value(item, container, record));
-    }
+    });
     return list;
   }
 }
@@ -154,27 +158,49 @@ function contains(container: Container, slot: Slot): boolean {
   return false;
 }
 
-function placeComment(root: Container, slots: Slot[], offset: number, comment: string, inlineLine: number | undefined, col: number): void {
-  const body = comment.slice(1);
-  if (inlineLine !== undefined) {
-    const onLine = slots.filter((s) => s.line === inlineLine && s.offset < offset).at(-1);
-    if (onLine) {
-      onLine.container.inserts.push({ before: onLine.index, comment: new Comment(body, !onLine.holdsCollection) });
-      return;
-    }
-  }
+/** Where one comment line goes; `group` numbers the comment blocks between the same two entries. */
+interface Placed {
+  offset: number;
+  col: number;
+  group: number;
+  last: boolean;
+}
+
+/**
+ * go-yaml's placement of the comment lines between two entries, as observed through sops: lines split
+ * into blocks where one dedents below the innermost open collection. With nothing closing in between,
+ * all of them head the next entry. Else a last block at the next entry's indentation heads it, the
+ * first block ends the innermost collection that closes, and later blocks (and a last one at the end
+ * of the document) end the collection their column matches.
+ */
+function placeBlock(root: Container, slots: Slot[], lines: Placed[], comments: Map<number, string>): void {
+  const offset = lines[0].offset;
   const prev = slots.filter((s) => s.offset < offset).at(-1);
   const next = slots.find((s) => s.offset > offset);
-  if (next && col < next.col) {
-    next.container.inserts.push({ before: next.index, comment: new Comment(body) });
-    return;
-  }
   const closing: Container[] = [];
   for (let c = prev?.container; c && !(next && contains(c, next)); c = c.parent) closing.push(c);
-  const target = closing.find((c) => c.col <= col);
-  if (target) target.inserts.push({ before: Infinity, comment: new Comment(body) });
-  else if (next) next.container.inserts.push({ before: next.index, comment: new Comment(body) });
-  else root.inserts.push({ before: Infinity, comment: new Comment(body) });
+  for (const line of lines) {
+    const comment = new Comment(comments.get(line.offset)!.slice(1));
+    const before = (slot: Slot): void => void slot.container.inserts.push({ before: slot.index, comment });
+    const atEnd = (c: Container): void => void c.inserts.push({ before: Infinity, comment });
+    const byColumn = (): Container | undefined => closing.find((c) => c.col <= line.col);
+    if (!next) atEnd(line.group > 0 || line.last ? (byColumn() ?? root) : closing[0]);
+    else if (!closing.length || (line.last && line.col === next.col)) before(next);
+    else if (line.group === 0) atEnd(closing[0]);
+    else atEnd(byColumn() ?? closing.at(-1)!);
+  }
+}
+
+function placeInline(slots: Slot[], offset: number, line: number, source: string): void {
+  const i = slots.findLastIndex((s) => s.line === line && s.offset < offset);
+  const onLine = slots[i];
+  const child = slots[i + 1];
+  if (Array.isArray(onLine.container.value) && onLine.holdsCollection && child && child.line > line) {
+    // "- # comment" over a nested collection: go-yaml makes it that collection's first comment.
+    child.container.inserts.push({ before: child.index, comment: new Comment(source.slice(1)) });
+    return;
+  }
+  onLine.container.inserts.push({ before: onLine.index, comment: new Comment(source.slice(1), !onLine.holdsCollection) });
 }
 
 function applyInserts(container: Container): void {
@@ -211,7 +237,7 @@ function load(input: string | Buffer): Tree {
   const src = text(input);
   const lines = new LineIndex(src);
   const tokens = [...new YAML.Parser().parse(src)];
-  const docs = [...new YAML.Composer({ schema: 'failsafe', merge: false, uniqueKeys: true, intAsBigInt: false }).compose(tokens, true, src.length)];
+  const docs = [...new YAML.Composer({ schema: 'failsafe', merge: false, uniqueKeys: true, keepSourceTokens: true }).compose(tokens, true, src.length)];
   const comments: Array<{ offset: number; source: string }> = [];
   collectComments(tokens, comments);
   comments.sort((a, b) => a.offset - b.offset);
@@ -243,12 +269,41 @@ function load(input: string | Buffer): Tree {
     roots.push({ start: 0, root, slots: [], containers: [root] });
   }
 
+  // Comment lines between the same two entries are placed together, in blocks.
+  const sources = new Map(comments.map((c) => [c.offset, c.source]));
+  let block: { doc: (typeof roots)[number]; prev: number; lines: Placed[]; groupCol: number } | undefined;
+  const flush = (): void => {
+    if (!block) return;
+    const lastGroup = block.lines.at(-1)!.group;
+    for (const l of block.lines) l.last = l.group === lastGroup;
+    placeBlock(block.doc.root, block.doc.slots, block.lines, sources);
+    block = undefined;
+  };
   for (const c of comments) {
     const doc = roots.filter((r) => r.start <= c.offset).at(-1) ?? roots[0];
     const { line, col } = lines.at(c.offset);
-    const before = src.slice(c.offset - col, c.offset);
-    placeComment(doc.root, doc.slots, c.offset, c.source, before.trim() ? line : undefined, col);
+    if (src.slice(c.offset - col, c.offset).trim() && doc.slots.some((s) => s.line === line && s.offset < c.offset)) {
+      flush();
+      placeInline(doc.slots, c.offset, line, c.source);
+      continue;
+    }
+    const prev = doc.slots.filter((s) => s.offset < c.offset).at(-1);
+    const prevOffset = prev?.offset ?? -1;
+    if (block && (block.doc !== doc || block.prev !== prevOffset)) flush();
+    if (!block) {
+      block = { doc, prev: prevOffset, lines: [], groupCol: col };
+      block.lines.push({ offset: c.offset, col, group: 0, last: false });
+      continue;
+    }
+    const innermost = prev?.container.col ?? 0;
+    let group = block.lines.at(-1)!.group;
+    if (col < innermost && col !== block.groupCol) {
+      group++;
+      block.groupCol = col;
+    }
+    block.lines.push({ offset: c.offset, col, group, last: false });
   }
+  flush();
   for (const r of roots) for (const c of r.containers) applyInserts(c);
   return tree;
 }
@@ -323,16 +378,26 @@ function valueNode(value: Value): YNode {
   return scalarNode(value);
 }
 
+/**
+ * Whether the next value is a mapping or list. go-yaml would write an end-of-line comment meant for
+ * it after the whole collection, on another entry's line; such comments never come from reading a
+ * file (they are read as comments above), so write them above too.
+ */
+function beforeCollection(rest: Array<Value | Comment>): boolean {
+  const next = rest.find((v) => !(v instanceof Comment));
+  return next instanceof Mapping || Array.isArray(next);
+}
+
 /** sops' appendTreeBranch. */
 function mappingNode(mapping: Mapping): YNode {
   const n = node('map');
   let head: string[] = [];
   let inline: string[] = [];
   let beginning = true;
-  for (const { key, value } of mapping.entries) {
+  mapping.entries.forEach(({ key, value }, i) => {
     if (key instanceof Comment) {
-      (key.inline ? inline : head).push(key.value);
-      continue;
+      (key.inline && !beforeCollection(mapping.entries.slice(i + 1).map((e) => (e.key instanceof Comment ? e.key : e.value))) ? inline : head).push(key.value);
+      return;
     }
     if (beginning) {
       head = addHead(n, head);
@@ -343,7 +408,7 @@ function mappingNode(mapping: Mapping): YNode {
     const v = valueNode(value);
     inline = addLine(v, inline);
     n.content.push(keyNode, v);
-  }
+  });
   const rest = [...head, ...inline];
   if (rest.length) {
     if (beginning) addHead(n, rest);
@@ -358,10 +423,10 @@ function sequenceNode(list: List): YNode {
   let head: string[] = [];
   let inline: string[] = [];
   let beginning = true;
-  for (const item of list) {
+  list.forEach((item, i) => {
     if (item instanceof Comment) {
-      (item.inline ? inline : head).push(item.value);
-      continue;
+      (item.inline && !beforeCollection(list.slice(i + 1)) ? inline : head).push(item.value);
+      return;
     }
     if (beginning) {
       head = addHead(n, head);
@@ -371,7 +436,7 @@ function sequenceNode(list: List): YNode {
     head = addHead(itemNode, head);
     inline = addLine(itemNode, inline);
     n.content.push(itemNode);
-  }
+  });
   const rest = [...head, ...inline];
   if (rest.length) {
     if (beginning) addHead(n, rest);
