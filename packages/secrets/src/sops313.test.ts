@@ -52,3 +52,44 @@ describe.each(CASES)('%s.%s', (name, ext, format) => {
     expect(ours).not.toBe(sopsFile);
   });
 });
+
+describe.each([
+  ['yaml', 'yaml'],
+  ['json', 'json'],
+  ['ini', 'ini'],
+  ['env', 'dotenv'],
+] as Array<[string, Format]>)('key groups, KMS fields, shamir_threshold and mac_only_encrypted (keygroups.sops.%s)', (ext, format) => {
+  const sopsFile = read(`keygroups.sops.${ext}`);
+
+  test('read as sops wrote them', () => {
+    const doc = readEncrypted(sopsFile, format, 'keygroups');
+    const { metadata } = doc;
+    expect(metadata.shamirThreshold).toBe(2);
+    expect(metadata.macOnlyEncrypted).toBe(true);
+    expect(metadata.keyGroups.map((g) => [g.age.map((a) => a.recipient), g.kms.map((k) => k.arn)])).toEqual([
+      [['age1one'], ['arn:aws:kms:us-east-1:111:key/k']],
+      [['age1two'], []],
+      [[], ['arn:aws:kms:us-east-1:222:key/k']],
+    ]);
+    expect(metadata.keyGroups[0].kms[0]).toEqual({
+      arn: 'arn:aws:kms:us-east-1:111:key/k',
+      role: 'arn:aws:iam::111:role/r',
+      context: { app: 'tenant-a', tenant: 'tenant-a' },
+      created_at: '2024-01-02T03:04:05Z',
+      enc: 'QUJD',
+      aws_profile: '',
+    });
+    expect(metadata.keyGroups[2].kms[0].aws_profile).toBe('prof');
+    expect(metadata.keyGroups[0].age[0].enc).toBe('ONE\n');
+    decryptDocument(doc, KEY, 'keygroups');
+  });
+
+  test('written back as sops writes them', () => {
+    const previous = readEncrypted(sopsFile, format, 'keygroups');
+    const plain = decryptDocument(previous, KEY, 'keygroups');
+    const { mac: _mac, ...metadata } = previous.metadata;
+    const ours = writeEncrypted(encryptDocument(plain, format, KEY, metadata, previous));
+    const macLine = /^.*mac.*ENC\[AES256_GCM.*$/m;
+    expect(ours.replace(macLine, 'MAC')).toBe(sopsFile.replace(macLine, 'MAC'));
+  });
+});
