@@ -288,6 +288,9 @@ describe("sops' encryption selectors", () => {
     expect(clear(byRegex, 'user')).toBe(true);
     expect(clear(byRegex, 'pass_secret')).toBe(false);
     expect(() => encryptDocument(tree, 'yaml', KEY, { ...META, encryptedSuffix: '_s', encryptedRegex: 'x' })).toThrow(/only one of/);
+    expect(failureOf(() => encryptDocument(tree, 'yaml', KEY, { ...META, encryptedRegex: '(' })).exitCode).toBe(2);
+    // Go's inline flags work as in sops.
+    expect(clear(roundTrip(tree, 'yaml', { ...META, encryptedRegex: '(?i)^PASS' }).text, 'pass_secret')).toBe(false);
   });
 
   test('encrypted_comment_regex: a marked comment encrypts the value after it, not itself', () => {

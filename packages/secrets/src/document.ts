@@ -17,7 +17,7 @@ import { jsonStore } from './stores/json';
 import { ParseError, type Store } from './stores/store';
 import { yamlStore } from './stores/yaml';
 import { Comment, Mapping, type Tree, type Value } from './tree';
-import { DEFAULT_UNENCRYPTED_SUFFIX, type CryptRules } from './walk';
+import { DEFAULT_UNENCRYPTED_SUFFIX, RuleError, type CryptRules } from './walk';
 
 export type Format = 'yaml' | 'json' | 'ini' | 'dotenv' | 'binary';
 export const FORMATS: readonly Format[] = ['yaml', 'json', 'ini', 'dotenv', 'binary'];
@@ -166,6 +166,7 @@ export function decryptDocument(doc: EncryptedDocument, dataKey: Buffer, name: s
     result = decryptTree(doc.tree, dataKey, rules(doc.metadata));
   } catch (e) {
     if (e instanceof ValueError) throw failure(`${name}: the value at ${e.message}`, e);
+    if (e instanceof RuleError) throw failure(`${name}: its metadata's selector ${e.message}`, e);
     throw e;
   }
   const ad = rfc3339Seconds(doc.metadata.lastModified);
@@ -210,11 +211,18 @@ export function encryptDocument(plain: Tree, format: Format, dataKey: Buffer, me
       decryptTree(previous.tree, dataKey, rules(previous.metadata), stash);
     } catch (e) {
       // Another data key or a damaged earlier file: nothing to reuse, every value gets a fresh IV.
-      if (!(e instanceof ValueError)) throw e;
+      if (!(e instanceof ValueError) && !(e instanceof RuleError)) throw e;
       stash.clear();
     }
   }
-  const { tree, mac } = encryptTree(plain, dataKey, rules(meta), stash);
+  let encrypted: { tree: Tree; mac: string };
+  try {
+    encrypted = encryptTree(plain, dataKey, rules(meta), stash);
+  } catch (e) {
+    if (e instanceof RuleError) throw usageError(`the encryption selector ${e.message}`);
+    throw e;
+  }
+  const { tree, mac } = encrypted;
   meta.mac = encryptValue(mac, dataKey, ad);
   return { format, tree, metadata: meta };
 }

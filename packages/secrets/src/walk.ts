@@ -43,8 +43,20 @@ export function goRegExp(source: string): RegExp {
     body = body.slice(lead[0].length);
   }
   body = body.replace(/\(\?P</g, '(?<').replace(/\\z/g, '$(?![\\s\\S])');
-  return new RegExp(body, flags + 'u');
+  try {
+    return new RegExp(body, flags + 'u');
+  } catch {
+    // Unicode mode refuses some escapes RE2 accepts (\_ and the like); the plain mode takes them.
+    try {
+      return new RegExp(body, flags);
+    } catch {
+      throw new RuleError(`${JSON.stringify(source)} is not a regular expression this tool can use`);
+    }
+  }
 }
+
+/** A selector regex that does not compile. */
+export class RuleError extends Error {}
 
 type Matcher = (text: string) => boolean;
 
