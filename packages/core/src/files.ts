@@ -20,3 +20,9 @@ export function writeFileAtomic(path: string, content: string, mode?: number): v
     throw error;
   }
 }
+
+/** A word bash reads back verbatim: bare when safe, else single quotes with `'\''` for a quote. */
+export function shellQuote(word: string): string {
+  if (/^[A-Za-z0-9_.,:/@%+=-]+$/.test(word)) return word;
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { dockerfileString, goDuration, importChanges, importCommand, shellQuote } from './changes';
+import { shellQuote } from '@imagewright/core';
+import { dockerfileString, goDuration, importChanges, importCommand } from './changes';
 
 // What bash makes of a command line: its words, one per line (printf), so quoting is checked by bash itself.
 const bashWords = (line: string): string[] => {

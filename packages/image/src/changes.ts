@@ -1,4 +1,4 @@
-import { failure } from '@imagewright/core';
+import { failure, shellQuote } from '@imagewright/core';
 import type { RunConfig } from './model';
 
 /**
@@ -114,11 +114,6 @@ function healthcheck(check: RunConfig['Healthcheck'], options: ChangeOptions, no
   throw failure(`HEALTHCHECK test ${JSON.stringify(test)}: not NONE, CMD or CMD-SHELL`);
 }
 
-/** A word bash reads back verbatim: bare when safe, else single quotes with `'\''` for a quote. */
-export function shellQuote(word: string): string {
-  if (/^[A-Za-z0-9_.,:/@%+=-]+$/.test(word)) return word;
-  return `'${word.replace(/'/g, `'\\''`)}'`;
-}
 
 /** `docker import --change '…' … FILE`, every change one shell word. */
 export function importCommand(changes: string[], file = '-'): string {

@@ -1,5 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
-import { failure, imagewrightVersion, shortId, usageError } from '@imagewright/core';
+import { failure, imagewrightVersion, shellQuote, shortId, usageError } from '@imagewright/core';
 import type { Engine } from '@imagewright/docker';
 import type { ImageConfig, RunConfig } from '@imagewright/image';
 import type { OsInventory, PackageChange } from '@imagewright/inventory';
@@ -319,7 +319,6 @@ export async function applyPatch(engine: Engine, request: PatchRequest): Promise
     const entrypoint = runConfig.Entrypoint ?? [];
     const shebang = scriptFile.body.subarray(0, 2).toString('latin1') === '#!';
     // One pipe for both streams: patch.log keeps the order the script wrote in (two pipes race).
-    const { shellQuote } = imageModel();
     const wrapper = `cd ${shellQuote(patchDir)} && exec ${shebang ? '' : '/bin/sh '}${shellQuote(`./${script.name}`)} 2>&1`;
     const user = runConfig.User && !/^(root|0)(:(root|0))?$/.test(runConfig.User) ? '0:0' : undefined;
     const flags = {

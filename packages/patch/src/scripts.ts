@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { usageError } from '@imagewright/core';
+import { shellQuote, usageError } from '@imagewright/core';
 import type { OsInventory } from '@imagewright/inventory';
 import type { PatchFile } from './frame';
 
@@ -12,7 +12,7 @@ export function shippedScript(name: 'apt-upgrade' | 'apk-upgrade'): PatchFile {
 }
 
 /** One shell word (the image model's quoting, shared with squash-build-cmd). */
-const quote = (word: string) => (require('@imagewright/image') as typeof import('@imagewright/image')).shellQuote(word);
+const quote = shellQuote;
 
 function distroName(os: OsInventory): string {
   return os.distro ? `${os.distro.prettyName ?? os.distro.id}` : 'no /etc/os-release';

@@ -64,7 +64,7 @@ describe('assumeRoleExports (secrets-get-exports) against the ECR/STS stand-in',
 
   it('a value with shell characters is one word', async () => {
     // The stand-in's secrets are base64 (+ / =); eval must keep every character of a harder one too.
-    const { shellQuote } = await import('@imagewright/image');
+    const { shellQuote } = await import('@imagewright/core');
     const hard = `a'b"c $HOME \`x\` ;&|*?~ \\ end`;
     expect(evaluated(`export AWS_ACCESS_KEY_ID=${shellQuote(hard)}\nexport AWS_SECRET_ACCESS_KEY=s\nexport AWS_SESSION_TOKEN=t\n`, 'quoted')).toEqual([hard, 's', 't']);
   });

@@ -1,3 +1,4 @@
+import { shellQuote } from '@imagewright/core';
 import { assumeRole } from './sts';
 
 /**
@@ -9,7 +10,6 @@ import { assumeRole } from './sts';
  */
 export async function assumeRoleExports(adminArn: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   const credentials = await assumeRole(adminArn, env, 'clone');
-  const { shellQuote } = require('@imagewright/image') as typeof import('@imagewright/image');
   return [
     `export AWS_ACCESS_KEY_ID=${shellQuote(credentials.accessKeyId)}`,
     `export AWS_SECRET_ACCESS_KEY=${shellQuote(credentials.secretAccessKey)}`,

@@ -13,3 +13,15 @@ export * from './tree';
 export * from './document';
 export { DEFAULT_UNENCRYPTED_SUFFIX, type CryptRules } from './walk';
 export { IV_BYTES, isEncrypted } from './cipher';
+// The data key: recipients, age identities, KMS, key groups (Shamir), .sops.yaml creation rules.
+export * from './recipients';
+export * from './keys';
+export * from './rules';
+export { findAgeIdentities, parseAgeIdentities, ageWrap, ageUnwrap, type AgeIdentities, SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD } from './age';
+export { kmsWrap, kmsUnwrap } from './kms';
+export { shamirSplit, shamirCombine } from './shamir';
+// The secrets repository: clone/commit/push with per-repository CodeCommit credentials; STS exports.
+export * from './codecommit';
+export { assumeRoleExports } from './exports';
+export { assumeRole, defaultCredentials, checkRoleArn } from './sts';
+export * from './repository';

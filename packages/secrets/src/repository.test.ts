@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImagewrightError } from '@imagewright/core';
-import { shellQuote } from '@imagewright/image';
+import { shellQuote } from '@imagewright/core';
 import { AWSCLI, type CodeCommit, type Ecr, type Registry, requireAwscli, startCodeCommit, startEcr, startRegistry } from '@imagewright/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { assumeRoleExports } from './exports';

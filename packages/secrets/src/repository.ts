@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { failure, usageError } from '@imagewright/core';
+import { failure, shellQuote, usageError } from '@imagewright/core';
 import { isCodecommitHost } from './codecommit';
 import { checkRoleArn } from './sts';
 
@@ -61,9 +61,6 @@ export function isCodecommitUrl(url: string): boolean {
 }
 
 /** A word for sh (the credential helper's `!` command runs through the shell). */
-function quote(word: string): string {
-  return (require('@imagewright/image') as typeof import('@imagewright/image')).shellQuote(word);
-}
 
 /**
  * The local config that makes git ask our helper, and only our helper, for `url`'s origin:
@@ -79,7 +76,7 @@ export function credentialHelperConfig(url: string, options: { adminArn?: string
   if (options.ignoreHostCheck) words.push('--ignore-host-check');
   return [
     [`${section}.helper`, ''],
-    [`${section}.helper`, `!${words.map(quote).join(' ')}`],
+    [`${section}.helper`, `!${words.map(shellQuote).join(' ')}`],
     [`${section}.useHttpPath`, 'true'],
   ];
 }
