@@ -25,3 +25,4 @@ export * from './codecommit';
 export { assumeRoleExports } from './exports';
 export { assumeRole, defaultCredentials, checkRoleArn } from './sts';
 export * from './repository';
+export * from './secrets-file';
