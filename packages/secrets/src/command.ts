@@ -3,7 +3,7 @@
  * and the --input-type option. Bins stay glue: parse → call → print.
  */
 import type { CommandContext, Config, OptionSpec } from '@imagewright/core';
-import { usageError } from '@imagewright/core';
+import { usageError } from '@imagewright/core/bin';
 import type { Format } from './document';
 
 // Kept here, not read from document.ts: --help must not load the format code.
