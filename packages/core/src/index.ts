@@ -7,3 +7,4 @@ export { loadConfig, readEnvFile, type Loaded, type LoadOptions } from './load';
 export * from './files';
 export * from './setup-env';
 export * from './format';
+export * from './aws';

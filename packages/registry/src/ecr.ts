@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { failure, formatElapsed, usageError, type ImagewrightError } from '@imagewright/core';
+import { awsClientSettings, awsError, failure, formatElapsed, isCredentialsError, quietly, usageError, type ImagewrightError } from '@imagewright/core';
 // Types only: the SDK itself is required inside methods (start-up of bins that never use it).
 import type {
   BatchDeleteImageCommandOutput,
@@ -29,31 +29,6 @@ const sha256 = (body: Buffer) => `sha256:${createHash('sha256').update(body).dig
 const isDigest = (reference: string) => /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-fA-F0-9]{32,}$/.test(reference);
 const describeId = (id: ImageIdentifier | undefined) =>
   [id?.imageTag && `imageTag=${id.imageTag}`, id?.imageDigest && `imageDigest=${id.imageDigest}`].filter(Boolean).join(' ') || 'image';
-
-/**
- * Builds an SDK client without its Node-version notice: on Node < 22 the SDK's client constructor
- * calls process.emitWarning('NodeVersionSupportWarning: …') once per process. Only that warning
- * is dropped, and only while the constructor runs; every other warning goes through.
- */
-function quietly<T>(make: () => T): T {
-  const emit = process.emitWarning;
-  process.emitWarning = function (this: unknown, warning: string | Error, ...rest: unknown[]) {
-    const text = typeof warning === 'string' ? warning : warning?.message;
-    if (typeof text === 'string' && text.startsWith('NodeVersionSupportWarning')) return;
-    return (emit as (...args: unknown[]) => void).call(process, warning, ...rest);
-  } as typeof process.emitWarning;
-  try {
-    return make();
-  } finally {
-    process.emitWarning = emit;
-  }
-}
-
-/** The endpoint the SDK would take from the environment for `service` (its documented variables). */
-function configuredEndpoint(env: NodeJS.ProcessEnv, service: 'ECR' | 'STS'): string | undefined {
-  if (env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS?.toLowerCase() === 'true') return undefined;
-  return env[`AWS_ENDPOINT_URL_${service}`] || env.AWS_ENDPOINT_URL || undefined;
-}
 
 export interface EcrRegistryOptions {
   /** 12-digit AWS account of the registry. */
@@ -385,16 +360,7 @@ export class EcrRegistry implements Registry {
 
   /** Client settings from `env`: region, the endpoint override, static keys or the profile. */
   #config(service: 'ECR' | 'STS'): ClientConfig {
-    const env = this.#env;
-    const config: ClientConfig = { region: this.region };
-    const endpoint = configuredEndpoint(env, service);
-    if (endpoint) config.endpoint = endpoint;
-    if (env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) {
-      config.credentials = { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) };
-    } else if (env.AWS_PROFILE) {
-      config.profile = env.AWS_PROFILE;
-    }
-    return config;
+    return awsClientSettings(this.#env, service, this.region);
   }
 
   async #send<T>(client: { send(command: never): Promise<unknown> }, command: unknown, operation: string, repository?: string): Promise<T> {
@@ -407,18 +373,17 @@ export class EcrRegistry implements Registry {
 
   /** An SDK error as one line: registry, repository, operation, AWS's code and message. */
   #error(operation: string, repository: string | undefined, error: unknown): ImagewrightError {
-    const e = error as { name?: string; code?: string; message?: string };
-    if (e?.name === 'CredentialsProviderError' || e?.name === 'TokenProviderError') {
-      return usageError(
-        this.#scrub(`ECR ${this.#host}: no AWS credentials (${e.message}): set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, as for the aws CLI`),
-      );
-    }
-    const code = e?.name && e.name !== 'Error' ? e.name : (e?.code ?? 'Error');
-    return this.#fail(repository, operation, `${code}: ${e?.message ?? String(error)}`);
+    // Missing credentials are the registry's as a whole, not one repository's or call's.
+    const what = isCredentialsError(error) ? `ECR ${this.#host}` : this.#where(repository, operation);
+    return awsError(what, error, (line) => this.#scrub(line));
   }
 
   #fail(repository: string | undefined, operation: string, detail: string): ImagewrightError {
-    return failure(this.#scrub(`ECR ${this.#host}: ${repository ? `${repository}: ` : ''}${operation}: ${detail}`));
+    return failure(this.#scrub(`${this.#where(repository, operation)}: ${detail}`));
+  }
+
+  #where(repository: string | undefined, operation: string): string {
+    return `ECR ${this.#host}: ${repository ? `${repository}: ` : ''}${operation}`;
   }
 
   /** One line, with every secret we hold masked, whatever AWS echoed. */

@@ -4,33 +4,15 @@
  * with the key's aws_profile when it has one, after an STS AssumeRole of its role when it has one.
  */
 import { hostname } from 'node:os';
-import { failure, usageError, type ImagewrightError } from '@imagewright/core';
+import { awsClientSettings, awsError, failure, quietly, usageError } from '@imagewright/core';
 import type { KMSClientConfig } from '@aws-sdk/client-kms';
 import type { STSClientConfig } from '@aws-sdk/client-sts';
+import type { AwsCredentials } from './codecommit';
 import type { KmsKey } from './metadata';
 import { KMS_ARN, type KmsRecipient } from './recipients';
 
 type KmsSdk = typeof import('@aws-sdk/client-kms');
 type StsSdk = typeof import('@aws-sdk/client-sts');
-type Credentials = { accessKeyId: string; secretAccessKey: string; sessionToken?: string; expiration?: Date };
-
-/**
- * Builds an SDK client without its Node-version notice (as @imagewright/registry's ecr.ts does):
- * on Node < 22 the client constructor emits 'NodeVersionSupportWarning: …' once per process.
- */
-function quietly<T>(make: () => T): T {
-  const emit = process.emitWarning;
-  process.emitWarning = function (this: unknown, warning: string | Error, ...rest: unknown[]) {
-    const text = typeof warning === 'string' ? warning : warning?.message;
-    if (typeof text === 'string' && text.startsWith('NodeVersionSupportWarning')) return;
-    return (emit as (...args: unknown[]) => void).call(process, warning, ...rest);
-  } as typeof process.emitWarning;
-  try {
-    return make();
-  } finally {
-    process.emitWarning = emit;
-  }
-}
 
 /** sops' STS session name: sops@<hostname>, stripped with sops' own character class, at most 64 characters. */
 export function stsSessionName(host = hostname()): string {
@@ -54,28 +36,13 @@ interface KmsTarget {
 function clientConfig(key: KmsTarget, env: NodeJS.ProcessEnv, service: 'KMS' | 'STS'): KMSClientConfig & STSClientConfig {
   const region = KMS_ARN.exec(key.arn)?.[1];
   if (!region) throw usageError(`KMS key ${JSON.stringify(key.arn)}: no valid ARN (allowed arn:aws:kms:<region>:<account>:key/<id> or …:alias/<name>)`);
-  const config: KMSClientConfig & STSClientConfig = { region };
-  if (env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS?.toLowerCase() !== 'true') {
-    const endpoint = env[`AWS_ENDPOINT_URL_${service}`] || env.AWS_ENDPOINT_URL;
-    if (endpoint) config.endpoint = endpoint;
-  }
+  const config: KMSClientConfig & STSClientConfig = awsClientSettings(env, service, region);
   // A key's own profile wins over credentials in the environment, as in sops (SharedConfigProfile).
-  if (key.awsProfile) config.profile = key.awsProfile;
-  else if (env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) {
-    config.credentials = { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) };
-  } else if (env.AWS_PROFILE) config.profile = env.AWS_PROFILE;
-  return config;
-}
-
-/** An SDK error as one line naming the key; missing credentials are the caller's to fix (usage). */
-function kmsError(what: string, error: unknown): ImagewrightError {
-  const e = error as { name?: string; code?: string; message?: string };
-  const text = (e?.message ?? String(error)).replace(/\s+/g, ' ').trim();
-  if (e?.name === 'CredentialsProviderError' || e?.name === 'TokenProviderError') {
-    return usageError(`${what}: no AWS credentials (${text}): set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, as for the aws CLI`);
+  if (key.awsProfile) {
+    delete config.credentials;
+    config.profile = key.awsProfile;
   }
-  const code = e?.name && e.name !== 'Error' ? e.name : (e?.code ?? 'Error');
-  return failure(`${what}: ${code}${text ? `: ${text}` : ''}`);
+  return config;
 }
 
 /** A KMS client for `key`: with the role's temporary credentials when it has a role. */
@@ -85,14 +52,14 @@ async function kmsClient(key: KmsTarget, env: NodeJS.ProcessEnv) {
   if (key.role) {
     const { STSClient, AssumeRoleCommand } = require('@aws-sdk/client-sts') as StsSdk;
     const sts = quietly(() => new STSClient(clientConfig(key, env, 'STS')));
-    let credentials: Credentials;
+    let credentials: AwsCredentials;
     try {
       const out = await sts.send(new AssumeRoleCommand({ RoleArn: key.role, RoleSessionName: stsSessionName() }));
       const c = out.Credentials;
       if (!c?.AccessKeyId || !c.SecretAccessKey) throw new Error('no credentials in the answer');
       credentials = { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, ...(c.SessionToken ? { sessionToken: c.SessionToken } : {}), ...(c.Expiration ? { expiration: c.Expiration } : {}) };
     } catch (error) {
-      throw kmsError(`KMS key ${key.arn}: STS AssumeRole ${key.role}`, error);
+      throw awsError(`KMS key ${key.arn}: STS AssumeRole ${key.role}`, error);
     } finally {
       sts.destroy();
     }
@@ -119,7 +86,7 @@ export async function kmsWrap(dataKey: Uint8Array, recipient: KmsRecipient, env:
       aws_profile: recipient.awsProfile ?? '',
     };
   } catch (error) {
-    throw kmsError(`KMS key ${recipient.arn}: Encrypt`, error);
+    throw awsError(`KMS key ${recipient.arn}: Encrypt`, error);
   } finally {
     client.destroy();
   }
@@ -137,7 +104,7 @@ export async function kmsUnwrap(key: KmsKey, env: NodeJS.ProcessEnv = process.en
     if (!out.Plaintext) throw new Error('no Plaintext in the answer');
     return Buffer.from(out.Plaintext);
   } catch (error) {
-    throw kmsError(`KMS key ${key.arn}: Decrypt`, error);
+    throw awsError(`KMS key ${key.arn}: Decrypt`, error);
   } finally {
     client.destroy();
   }

@@ -3,6 +3,7 @@
  * format's own shape (YAML/JSON as a map, INI as a [sops] section, dotenv as flattened sops_* keys);
  * the key code wraps and unwraps the data key through it. Field names follow sops' file format.
  */
+import type { CryptRules } from './walk';
 
 /** An age recipient and the data key (or Shamir share) encrypted to it, ASCII-armored. */
 export interface AgeKey {
@@ -29,7 +30,8 @@ export interface KeyGroup {
   other: Record<string, unknown[]>;
 }
 
-export interface Metadata {
+/** The selectors (CryptRules) are those the file was encrypted with. */
+export interface Metadata extends CryptRules {
   /** One group is written as the flat top-level lists (kms:, age:, …), more as key_groups: (sops' rule). */
   keyGroups: KeyGroup[];
   /** With several groups: how many groups' shares rebuild the data key. */
@@ -38,13 +40,6 @@ export interface Metadata {
   lastModified: string;
   /** ENC[AES256_GCM,…,type:str] of the MAC. */
   mac: string;
-  unencryptedSuffix?: string;
-  encryptedSuffix?: string;
-  unencryptedRegex?: string;
-  encryptedRegex?: string;
-  unencryptedCommentRegex?: string;
-  encryptedCommentRegex?: string;
-  macOnlyEncrypted?: boolean;
   /** sops version that wrote the file; ours writes SOPS_VERSION. */
   version: string;
 }

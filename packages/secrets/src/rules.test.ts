@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseRecipient, recipientsOf } from './recipients';
-import { creationRuleFor, findSopsConfig, goRegExp } from './rules';
+import { creationRuleFor, findSopsConfig } from './rules';
+import { goRegExp, RuleError } from './walk';
 
 // Public test recipients (sops' own fixtures) and made-up ARNs in the documentation account.
 const AGE1 = 'age1yt3tfqlfrwdwx0z0ynwplcr6qxcxfaqycuprpmy89nr83ltx74tqdpszlw';
@@ -164,9 +165,34 @@ describe('.sops.yaml creation rules (sops config/config.go)', () => {
   });
 
   it('Go regular expressions: leading flags, (?P<name>…), \\A and \\z', () => {
-    expect(goRegExp('(?i)^SECRETS/', 'c', 'w').test('secrets/a.yaml')).toBe(true);
-    expect(goRegExp('(?P<env>prod|dev)\\.yaml\\z', 'c', 'w').exec('a/prod.yaml')?.groups?.env).toBe('prod');
-    expect(goRegExp('\\Adeployments/', 'c', 'w').test('x/deployments/')).toBe(false);
+    expect(goRegExp('(?i)^SECRETS/').test('secrets/a.yaml')).toBe(true);
+    expect(goRegExp('(?P<env>prod|dev)\\.yaml\\z').exec('a/prod.yaml')?.groups?.env).toBe('prod');
+    expect(goRegExp('\\Adeployments/').test('x/deployments/')).toBe(false);
+    expect(goRegExp('\\Adeployments/').test('deployments/x')).toBe(true);
+    // \A and \z are the text's ends even with (?m), where ^ and $ are lines'.
+    expect(goRegExp('(?m)\\Ab').test('a\nb')).toBe(false);
+    expect(goRegExp('(?m)a\\z').test('a\nb')).toBe(false);
+    expect(goRegExp('(?m)b\\z').test('a\nb')).toBe(true);
+    // An escaped backslash before A or z is a backslash, then the letter.
+    expect(goRegExp('x\\\\z').test('x\\z')).toBe(true);
+    // Ungreedy (?U) changes what a match captures, not whether there is one.
+    expect(goRegExp('(?Ui)^a+$').test('AAA')).toBe(true);
+    // RE2 escapes Unicode mode refuses.
+    expect(goRegExp('a\\_b').test('a_b')).toBe(true);
+    let refused: unknown;
+    try {
+      goRegExp('(');
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).toBeInstanceOf(RuleError);
+    expect((refused as RuleError).cause).toBeInstanceOf(SyntaxError);
+  });
+
+  it('a path_regex is matched as Go matches it ((?U) and \\A accepted)', () => {
+    const dir = tree('go-syntax', `creation_rules:\n  - path_regex: (?U)\\Asecrets/.+\\.yaml\\z\n    age: ${AGE1}\n  - age: ${AGE2}\n`);
+    expect(creationRuleFor('secrets/a.yaml', { cwd: dir, env: {} })?.index).toBe(0);
+    expect(creationRuleFor('other/secrets/a.yaml', { cwd: dir, env: {} })?.index).toBe(1);
   });
 });
 

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import { usageError } from '@imagewright/core';
 import { parseRecipient, parseRole, type KmsRecipient, type Recipient } from './recipients';
+import { goRegExp, RuleError, type CryptRules } from './walk';
 
 export const CONFIG_FILE_NAME = '.sops.yaml';
 /** sops finds only .sops.yaml; a .sops.yml on the way is ignored with a warning. */
@@ -15,20 +16,13 @@ const ALTERNATE_NAME = '.sops.yml';
 const MAX_DEPTH = 100;
 
 /** What a creation rule says about a new file. */
-export interface CreationRule {
+export interface CreationRule extends CryptRules {
   /** The .sops.yaml it came from, and the rule's index in creation_rules. */
   configFile: string;
   index: number;
   /** Recipients per key group: one group (flat age:/kms: lists) or key_groups:. Empty when the rule names no keys. */
   groups: Recipient[][];
   threshold?: number;
-  unencryptedSuffix?: string;
-  encryptedSuffix?: string;
-  unencryptedRegex?: string;
-  encryptedRegex?: string;
-  unencryptedCommentRegex?: string;
-  encryptedCommentRegex?: string;
-  macOnlyEncrypted?: boolean;
   /** sops' warning when a .sops.yml was passed over on the way up. */
   warning?: string;
 }
@@ -96,7 +90,7 @@ export function creationRuleFor(file: string, options: RuleOptions = {}): Creati
     const where = `creation_rules[${index}]`;
     if (!isMap(rule)) throw bad(configFile, where, 'a mapping (path_regex:, age:, kms:, key_groups:, …)');
     const pathRegex = optionalString(rule, 'path_regex', configFile, where);
-    if (pathRegex && !goRegExp(pathRegex, configFile, `${where}.path_regex`).test(subject)) continue;
+    if (pathRegex && !configRegExp(pathRegex, configFile, `${where}.path_regex`).test(subject)) continue;
     return { ...ruleOf(rule, configFile, where), configFile, index, ...(warning ? { warning } : {}) };
   }
   throw usageError(`${configFile}: no creation rule matches ${subject}: add one whose path_regex matches it (or one without path_regex)`);
@@ -123,24 +117,13 @@ function optionalString(map: YamlMap, key: string, configFile: string, where: st
   return value;
 }
 
-/**
- * A Go (RE2) regular expression as a JavaScript one with the same meaning for path_regex use:
- * leading (?flags), (?P<name>…), \A and \z translated; unanchored search, as Go's MatchString.
- */
-export function goRegExp(source: string, configFile: string, where: string): RegExp {
-  let body = source;
-  let flags = '';
-  const leading = /^\(\?([imsU]+)\)/.exec(body);
-  if (leading) {
-    if (leading[1]!.includes('U')) throw bad(configFile, where, 'a regular expression without the U (ungreedy) flag');
-    flags = [...new Set(leading[1]!)].join('');
-    body = body.slice(leading[0].length);
-  }
-  body = body.replace(/\(\?P</g, '(?<').replace(/\\A/g, '^').replace(/\\z/g, '$');
+/** `source` compiled as sops compiles it (walk.ts' goRegExp); one that does not compile is a usage error naming the config file and where. */
+function configRegExp(source: string, configFile: string, where: string): RegExp {
   try {
-    return new RegExp(body, flags);
+    return goRegExp(source);
   } catch (error) {
-    throw usageError(`${configFile}: ${where} ${JSON.stringify(source)}: can not compile regexp (${(error as Error).message})`);
+    if (!(error instanceof RuleError)) throw error;
+    throw usageError(`${configFile}: ${where} ${JSON.stringify(source)}: can not compile regexp (${(error.cause as Error).message})`);
   }
 }
 
@@ -180,7 +163,7 @@ function ruleOf(rule: YamlMap, configFile: string, where: string): Omit<Creation
   }
   for (const [yamlKey, field] of set) {
     const value = optionalString(rule, yamlKey, configFile, where)!;
-    if (yamlKey.endsWith('_regex')) goRegExp(value, configFile, `${where}.${yamlKey}`);
+    if (yamlKey.endsWith('_regex')) configRegExp(value, configFile, `${where}.${yamlKey}`);
     out[field] = value;
   }
   const threshold = rule.shamir_threshold;

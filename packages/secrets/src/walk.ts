@@ -31,26 +31,29 @@ export function associatedData(path: readonly string[]): string {
 }
 
 /**
- * Go regexp syntax to a JS RegExp for the selectors: leading (?flags), (?P<name>, \z. sops matches
- * unanchored (regexp.Match).
+ * A Go (RE2) regular expression as a JS RegExp with the same matches, for the selectors and
+ * .sops.yaml's path_regex (sops matches both unanchored: regexp.Match, MatchString). Translated: a
+ * leading (?flags) (U, ungreedy, dropped: it changes what a match captures, not whether there is
+ * one), (?P<name>, \A and \z. A source that does not compile is a RuleError (the JS error its cause).
  */
 export function goRegExp(source: string): RegExp {
   let flags = '';
   let body = source;
   const lead = /^\(\?([imsU]+)\)/.exec(body);
   if (lead) {
-    flags = [...new Set(lead[1].replace('U', ''))].join('');
+    flags = [...new Set(lead[1]!.replace(/U/g, ''))].join('');
     body = body.slice(lead[0].length);
   }
-  body = body.replace(/\(\?P</g, '(?<').replace(/\\z/g, '$(?![\\s\\S])');
+  // Escapes taken a pair at a time, so an escaped backslash before A or z stays one.
+  body = body.replace(/\\[\s\S]|\(\?P</g, (token) => (token === '\\A' ? '(?<![\\s\\S])' : token === '\\z' ? '(?![\\s\\S])' : token === '(?P<' ? '(?<' : token));
   try {
     return new RegExp(body, flags + 'u');
   } catch {
     // Unicode mode refuses some escapes RE2 accepts (\_ and the like); the plain mode takes them.
     try {
       return new RegExp(body, flags);
-    } catch {
-      throw new RuleError(`${JSON.stringify(source)} is not a regular expression this tool can use`);
+    } catch (error) {
+      throw new RuleError(`${JSON.stringify(source)} is not a regular expression this tool can use`, { cause: error });
     }
   }
 }
