@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --
 import { command, usageError } from '@imagewright/core/bin';
-import { engineVersion, optionalConfig, ROLE_OPTION, roleArn } from '@imagewright/secrets/command';
+import { engineVersion, ROLE_OPTION, roleArn } from '@imagewright/secrets/command';
 
 command({
   name: 'secrets-clone',
@@ -23,9 +23,10 @@ is cloned with your own git credentials. DIR must be new or empty; a failed clon
   engineVersion,
   async run(ctx) {
     const [urlArg, dirArg] = ctx.positionals;
-    const config = urlArg && dirArg ? optionalConfig(ctx) : ctx.loaded.config;
+    // URL and DIR given: the config is only read for ADMIN_ARN, and only without --role-arn (roleArn).
+    const config = urlArg !== undefined && dirArg !== undefined ? undefined : ctx.loaded.config;
     const url = urlArg ?? config?.SECRETS_REPO;
-    if (!url) throw usageError('SECRETS_REPO is not set: allowed a URL argument, SECRETS_REPO, or AWS_REGION (for the CodeCommit repository <DEPLOYMENT_NAME>-secrets)');
+    if (url === undefined) throw usageError('SECRETS_REPO is not set: allowed a URL argument, SECRETS_REPO, or AWS_REGION (for the CodeCommit repository <DEPLOYMENT_NAME>-secrets)');
     const dir = dirArg ?? config!.SECRETS_DIR;
     const { cloneSecrets } = require('@imagewright/secrets') as typeof import('@imagewright/secrets');
     const cloned = await cloneSecrets({ url, dir, adminArn: roleArn(ctx), codecommit: ctx.values.codecommit ? true : undefined, env: ctx.env });

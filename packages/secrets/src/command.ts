@@ -46,6 +46,8 @@ export function roleArn(ctx: CommandContext): string | undefined {
   const given = ctx.values['role-arn'] as string | undefined;
   if (given !== undefined) {
     if (!given) throw usageError('--role-arn is empty: allowed an IAM role ARN (arn:aws:iam::<account>:role/<name>)');
+    // Checked here so the error names the option, not ADMIN_ARN (sts.ts's default name).
+    (require('./sts') as typeof import('./sts')).checkRoleArn(given, '--role-arn');
     return given;
   }
   return optionalConfig(ctx)?.ADMIN_ARN;
