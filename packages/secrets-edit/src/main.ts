@@ -38,14 +38,14 @@ creation rule that matches it (found from the file's folder upwards, as sops doe
     const format = inputType(ctx) ?? secrets.formatOf(target);
     const recipients = ((ctx.values.recipient as string[] | undefined) ?? []).map((r) => secrets.parseRecipient(r, '--recipient'));
     const exists = existsSync(target);
+    if (exists && recipients.length) throw usageError(`--recipient: ${target} exists: allowed for a new file only (secrets-keys --add changes recipients)`);
     const file = exists ? await secrets.openSecrets(target, { env, format }) : undefined;
-    if (!file) {
-      // Refuse before the editor opens: a new file needs a folder and recipients.
-      if (!existsSync(dirname(target)) || !statSync(dirname(target)).isDirectory()) throw usageError(`${dirname(target)}: no such folder: allowed a FILE in an existing folder (secrets-clone makes the secrets folder)`);
-      if (!recipients.length && !secrets.ruleFor(target, { env })?.groups.length) {
-        throw usageError(`${target}: no such file, and no recipients for a new one: allowed a .sops.yaml creation rule (age: or kms:) matching it, or --recipient`);
-      }
-    } else if (recipients.length) throw usageError(`--recipient: ${file.name} exists: allowed for a new file only (secrets-keys --add changes recipients)`);
+    if (!file && (!existsSync(dirname(target)) || !statSync(dirname(target)).isDirectory())) {
+      throw usageError(`${dirname(target)}: no such folder: allowed a FILE in an existing folder (secrets-clone makes the secrets folder)`);
+    }
+    // A new file's recipients found and its data key wrapped before the editor opens: what fails
+    // for want of keys (no rule, a .sops.yaml that does not match, KMS refusing) fails before anything is typed.
+    const fresh = file ? undefined : await secrets.newSecrets(target, { env, format, groups: recipients.length ? [recipients] : undefined });
     const initial = file ? secrets.plainOf(file) : Buffer.alloc(0);
     const edited = await editInPrivate(target, initial, env);
     let name: string;
@@ -56,13 +56,13 @@ creation rule that matches it (found from the file's folder upwards, as sops doe
       }
       name = file.name;
     } else {
-      if (!edited.length || edited.equals(initial)) {
-        out.info(`secrets-edit: ${target}: nothing written; no file made`);
+      if (!edited.length) {
+        out.info(`secrets-edit: ${fresh!.name}: nothing written; no file made`);
         return 0;
       }
-      name = (await secrets.createSecrets(target, edited, { env, format, groups: recipients.length ? [recipients] : undefined })).name;
+      name = secrets.writeNewSecrets(fresh!, edited).name;
     }
-    out.info(`secrets-edit: ${name}: re-encrypted`);
+    out.info(`secrets-edit: ${name}: ${file ? 're-encrypted' : 'encrypted (a new file)'}`);
     if (ctx.values['no-commit']) return 0;
     out.info(`secrets-edit: ${await commitEdit(target, message, env)}`);
     return 0;

@@ -18,6 +18,17 @@ export function editorCommand(env: NodeJS.ProcessEnv): string {
 }
 
 /**
+ * The editor as the shell runs it: `exec`ed when it is one command, so that our child is the editor
+ * itself, not a shell waiting on it (a signal sent to a shell does not reach its foreground child:
+ * SIGTERM would orphan the editor, SIGINT would wait for it). A line of several commands (;, &&, |,
+ * a leading VAR=) runs as written, in the shell.
+ */
+function shellLine(editor: string): string {
+  const oneCommand = !/[;&|()<>`\n]/.test(editor) && !/^[A-Za-z_][A-Za-z0-9_]*=/.test(editor);
+  return oneCommand ? `exec ${editor}` : editor;
+}
+
+/**
  * Writes `initial` to a 0600 file named like `target` in a new 0700 temp directory, runs the
  * editor on it and returns what it saved. The directory is removed before this returns or throws,
  * on process exit, and on SIGINT/SIGTERM/SIGHUP. SIGTERM and SIGHUP end the editor and this
@@ -25,14 +36,19 @@ export function editorCommand(env: NodeJS.ProcessEnv): string {
  * as a terminal's Ctrl-C reaches both. An editor that fails or dies changes nothing: exit 1.
  */
 export async function editInPrivate(target: string, initial: Buffer, env: NodeJS.ProcessEnv): Promise<Buffer> {
-  const dir = mkdtempSync(join(tmpdir(), 'secrets-edit-'));
+  let dir: string;
+  try {
+    dir = mkdtempSync(join(tmpdir(), 'secrets-edit-'));
+  } catch (error) {
+    throw failure(`cannot make a private temp folder in ${tmpdir()} (TMPDIR): ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, error);
+  }
   const remove = () => rmSync(dir, { recursive: true, force: true });
   process.on('exit', remove);
   const path = join(dir, basename(target));
   const editor = editorCommand(env);
   let child: ReturnType<typeof spawn> | undefined;
   const onSignal = (signal: (typeof SIGNALS)[number]) => {
-    if (signal === 'SIGINT' && child && child.exitCode === null) {
+    if (signal === 'SIGINT' && child && child.exitCode === null && child.signalCode === null) {
       child.kill('SIGINT');
       return;
     }
@@ -45,7 +61,7 @@ export async function editInPrivate(target: string, initial: Buffer, env: NodeJS
     writeFileSync(path, initial, { mode: 0o600, flag: 'wx' });
     // The terminal is handed to the editor: spawn with inherited stdio, not zx (it pipes).
     const ended = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-      child = spawn('/bin/sh', ['-c', `${editor} "$1"`, 'sh', path], { stdio: 'inherit', env });
+      child = spawn('/bin/sh', ['-c', `${shellLine(editor)} "$1"`, 'sh', path], { stdio: 'inherit', env });
       child.on('error', reject);
       child.on('exit', (code, signal) => resolve({ code, signal }));
     });

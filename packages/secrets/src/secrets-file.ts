@@ -19,7 +19,7 @@ import {
   writePlain,
 } from './document';
 import { newDataKey, unwrapDataKey, wrapDataKey } from './keys';
-import type { KeyGroup, Metadata } from './metadata';
+import { SOPS_VERSION, type KeyGroup, type Metadata } from './metadata';
 import { describeRecipient, type Recipient, recipientsOf } from './recipients';
 import { type CreationRule, creationRuleFor } from './rules';
 import type { Tree } from './tree';
@@ -67,6 +67,14 @@ function kept(metadata: Metadata): Omit<Metadata, 'mac' | 'lastModified'> {
   return rest;
 }
 
+/** sops edit's version rule: a file written by an older sops says SOPS_VERSION once we rewrite it; a newer one keeps its own. */
+function editedVersion(version: string): string {
+  const parts = (v: string) => v.replace(/^v/, '').split(/[.+-]/).slice(0, 3).map((n) => Number.parseInt(n, 10) || 0);
+  const [a, b] = [parts(SOPS_VERSION), parts(version)];
+  for (let i = 0; i < 3; i++) if (a[i] !== b[i]) return a[i]! > b[i]! ? SOPS_VERSION : version;
+  return version;
+}
+
 /**
  * Saves `edited` (the plaintext as the editor left it) when it differs from the file's: the same
  * data key, unchanged values keep their ciphertext, changed ones get fresh IVs, a new MAC.
@@ -77,7 +85,8 @@ export function saveEdited(file: SecretsFile, edited: Buffer): { changed: boolea
   const plain = readPlain(file.format === 'binary' ? edited : edited.toString('utf8'), file.format, file.name);
   // Parsed back to the same tree (say, only whitespace moved): nothing to re-encrypt.
   if (plainOf({ plain, format: file.format }).equals(plainOf(file))) return { changed: false, plain: file.plain };
-  const doc = encryptDocument(plain, file.format, file.dataKey, kept(file.doc.metadata), file.doc);
+  const metadata = kept(file.doc.metadata);
+  const doc = encryptDocument(plain, file.format, file.dataKey, { ...metadata, version: editedVersion(metadata.version) }, file.doc);
   writeSecretsText(file.path, writeEncrypted(doc));
   return { changed: true, plain };
 }
@@ -87,24 +96,31 @@ export function ruleFor(path: string, options: { env?: NodeJS.ProcessEnv; cwd?: 
   return creationRuleFor(resolve(path), { env: options.env, cwd: options.cwd ?? dirname(resolve(path)) });
 }
 
+/** A new file's recipients and wrapped data key, got before there is any plaintext (newSecrets). */
+export interface NewSecrets {
+  path: string;
+  name: string;
+  format: Format;
+  dataKey: Buffer;
+  metadata: Omit<Metadata, 'mac' | 'lastModified' | 'version'>;
+}
+
 /**
- * Makes a new sops file at `path` from the plaintext `text`, for the recipients given (groups), else
- * those of the creation rule. No recipients anywhere is a usage error: nothing is written.
+ * Everything a new sops file at `path` needs but its plaintext: the recipients given (groups), else
+ * those of the .sops.yaml creation rule (read even when groups are given: one that does not match is
+ * an error, as in sops), and the data key wrapped for them. Done before the editor opens, so that
+ * no recipients, a bad .sops.yaml or a KMS refusal never throws away what the user typed.
+ * No recipients anywhere is a usage error.
  */
-export async function createSecrets(
-  path: string,
-  text: Buffer,
-  options: { env?: NodeJS.ProcessEnv; cwd?: string; groups?: Recipient[][]; format?: Format } = {},
-): Promise<SecretsFile> {
+export async function newSecrets(path: string, options: { env?: NodeJS.ProcessEnv; cwd?: string; groups?: Recipient[][]; format?: Format } = {}): Promise<NewSecrets> {
   const abs = resolve(path);
   const name = shownPath(abs);
   const format = options.format ?? formatOf(abs);
   const rule = ruleFor(abs, options);
   const groups = options.groups?.length ? options.groups : rule?.groups ?? [];
   if (!groups.length || groups.every((g) => !g.length)) {
-    throw usageError(`${name}: no recipients: allowed a .sops.yaml creation rule (age: or kms: keys) matching it, or --add RECIPIENT`);
+    throw usageError(`${name}: no recipients for a new file: allowed a .sops.yaml creation rule (age: or kms: keys) matching it, or --recipient RECIPIENT`);
   }
-  const plain = readPlain(format === 'binary' ? text : text.toString('utf8'), format, name);
   const dataKey = newDataKey();
   const { keyGroups, shamirThreshold } = await wrapDataKey(dataKey, groups, options.groups?.length ? undefined : rule?.threshold, { env: options.env });
   const selectors = rule
@@ -118,10 +134,29 @@ export async function createSecrets(
         macOnlyEncrypted: rule.macOnlyEncrypted,
       }
     : {};
-  const metadata = Object.fromEntries(Object.entries({ keyGroups, shamirThreshold, ...selectors }).filter(([, v]) => v !== undefined)) as Omit<Metadata, 'mac' | 'lastModified' | 'version'>;
+  const metadata = Object.fromEntries(Object.entries({ keyGroups, shamirThreshold, ...selectors }).filter(([, v]) => v !== undefined)) as NewSecrets['metadata'];
+  return { path: abs, name, format, dataKey, metadata };
+}
+
+/** Writes the new file prepared by newSecrets with the plaintext `text`. */
+export function writeNewSecrets(prepared: NewSecrets, text: Buffer): SecretsFile {
+  const { path, name, format, dataKey, metadata } = prepared;
+  const plain = readPlain(format === 'binary' ? text : text.toString('utf8'), format, name);
   const doc = encryptDocument(plain, format, dataKey, metadata);
-  writeSecretsText(abs, writeEncrypted(doc), 0o644);
-  return { path: abs, name, format, doc, dataKey, plain };
+  writeSecretsText(path, writeEncrypted(doc), 0o644);
+  return { path, name, format, doc, dataKey, plain };
+}
+
+/**
+ * Makes a new sops file at `path` from the plaintext `text`, for the recipients given (groups), else
+ * those of the creation rule. No recipients anywhere is a usage error: nothing is written.
+ */
+export async function createSecrets(
+  path: string,
+  text: Buffer,
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; groups?: Recipient[][]; format?: Format } = {},
+): Promise<SecretsFile> {
+  return writeNewSecrets(await newSecrets(path, options), text);
 }
 
 const sameRecipient = (a: Recipient, b: Recipient) => describeRecipient(a) === describeRecipient(b);

@@ -1,0 +1,183 @@
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FIXTURES, runBin } from '@imagewright/testing';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+// secrets-keys' built bin on a copy of the sops 3.7.1 YAML fixture in a real git repository made
+// here: listing needs no identity; --add/--remove/--rotate are checked by who can open the file
+// afterwards (secrets-cat with one identity alone, Debian age-keygen for new ones) and by the
+// ciphertext (kept on --add/--remove, all new on --rotate), and each change is committed.
+
+const SOPS = join(FIXTURES, 'sops');
+const KEYS = join(SOPS, 'keys.txt');
+const KEYS_TEXT = readFileSync(KEYS, 'utf8');
+const IDENTITIES = KEYS_TEXT.split('\n').filter((l) => l.startsWith('AGE-SECRET-KEY-'));
+const PUBLIC = [...KEYS_TEXT.matchAll(/^# public key: (age1\S+)$/gm)].map((m) => m[1]!);
+const FILE = 'secrets/prod.yaml';
+
+let work: string;
+let repo: string;
+let tmp: string;
+let home: string;
+
+function git(args: string[]): string {
+  const run = spawnSync('git', args, { cwd: repo, encoding: 'utf8', env: { ...process.env, HOME: home, GIT_CONFIG_NOSYSTEM: '1' } });
+  if (run.status !== 0) throw new Error(`git ${args.join(' ')}: ${run.stderr}`);
+  return run.stdout;
+}
+const commits = () => Number(git(['rev-list', '--count', 'HEAD']).trim());
+
+beforeEach(() => {
+  work = mkdtempSync(join(tmpdir(), 'iw-secrets-keys-'));
+  [repo, tmp, home] = ['repo', 'tmp', 'home'].map((d) => join(work, d));
+  for (const d of [repo, tmp, home, join(repo, 'secrets')]) mkdirSync(d, { recursive: true });
+  writeFileSync(join(home, '.gitconfig'), '[user]\n\tname = Keys Tester\n\temail = keys@example.org\n');
+  copyFileSync(join(SOPS, 'example.yaml'), join(repo, FILE));
+  git(['init', '--quiet']);
+  git(['add', '.']);
+  git(['commit', '--quiet', '-m', 'secrets: the fixture']);
+});
+afterEach(() => {
+  expect(readdirSync(tmp)).toEqual([]);
+  rmSync(work, { recursive: true, force: true });
+});
+
+/** No identity at all unless given: nothing from the outer environment or HOME. */
+const bare = (env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({ HOME: home, TMPDIR: tmp, SOPS_AGE_KEY: undefined, SOPS_AGE_KEY_FILE: undefined, SOPS_AGE_KEY_CMD: undefined, XDG_CONFIG_HOME: undefined, GIT_CONFIG_NOSYSTEM: '1', ...env });
+const keys = (args: string[], env: NodeJS.ProcessEnv = { SOPS_AGE_KEY_FILE: KEYS }) => runBin('secrets-keys', args, { cwd: repo, env: bare(env) });
+/** secrets-cat with `identity` as the only one. */
+const catWith = (identity: string, args: string[] = [FILE]) => runBin('secrets-cat', args, { cwd: repo, env: bare({ SOPS_AGE_KEY: identity }) });
+const text = () => readFileSync(join(repo, FILE), 'utf8');
+const encs = (t: string) => [...t.matchAll(/ENC\[AES256_GCM,[^\]]*\]/g)].map((m) => m[0]);
+
+function ageKeygen(): { identity: string; recipient: string } {
+  const run = spawnSync('age-keygen', { encoding: 'utf8' });
+  expect(run.status, run.stderr).toBe(0);
+  return { identity: run.stdout.split('\n').find((l) => l.startsWith('AGE-SECRET-KEY-'))!, recipient: /^# public key: (age1\S+)$/m.exec(run.stdout)![1]! };
+}
+
+describe('secrets-keys', () => {
+  it('lists the recipients (table and --json) with no identity at all', async () => {
+    const table = await keys([FILE], {});
+    expect(table.code, table.stderr).toBe(0);
+    const rows = table.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/));
+    expect(rows).toEqual([
+      ['GROUP', 'TYPE', 'RECIPIENT', 'ROLE', 'CONTEXT'],
+      ['1', 'age', PUBLIC[0], '-', '-'],
+      ['1', 'age', PUBLIC[1], '-', '-'],
+    ]);
+    const json = await keys([FILE, '--json'], {});
+    expect(json.code, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual({ file: join(repo, FILE), groups: [PUBLIC.map((recipient) => ({ type: 'age', recipient }))] });
+  });
+
+  it('--add: the new identity alone can cat; ciphertext untouched; committed', async () => {
+    const fresh = ageKeygen();
+    const before = text();
+    const plaintext = (await catWith(IDENTITIES[0]!)).stdout;
+    expect((await catWith(fresh.identity)).code).toBe(1);
+    const n = commits();
+
+    const r = await keys([FILE, '--add', fresh.recipient]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`+${fresh.recipient}`);
+    expect(encs(text())).toEqual(encs(before));
+    expect(await catWith(fresh.identity)).toEqual({ code: 0, stdout: plaintext, stderr: '' });
+    expect(commits()).toBe(n + 1);
+    expect(git(['log', '-1', '--format=%s'])).toBe(`secrets: keys of ${FILE}: +${fresh.recipient}\n`);
+    expect(git(['show', '--name-only', '--format=', 'HEAD'])).toBe(`${FILE}\n`);
+    expect(JSON.parse((await keys([FILE, '--json'], {})).stdout).groups[0].map((r: { recipient: string }) => r.recipient)).toEqual([...PUBLIC, fresh.recipient]);
+
+    // Once more: nothing to do, nothing written or committed.
+    const again = await keys([FILE, '--add', fresh.recipient]);
+    expect(again.code).toBe(0);
+    expect(again.stderr).toMatch(/no change/);
+    expect(commits()).toBe(n + 1);
+  });
+
+  it('--remove: that identity can no longer cat, the other still can', async () => {
+    const r = await keys([FILE, '--remove', PUBLIC[0]!]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`-${PUBLIC[0]}`);
+    const refused = await catWith(IDENTITIES[0]!);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(PUBLIC[1]);
+    expect((await catWith(IDENTITIES[1]!)).code).toBe(0);
+    expect(git(['log', '-1', '--format=%s'])).toBe(`secrets: keys of ${FILE}: -${PUBLIC[0]}\n`);
+    // The last one cannot go.
+    const was = text();
+    const last = await keys([FILE, '--remove', PUBLIC[1]!]);
+    expect(last.code).toBe(2);
+    expect(last.stderr.trim().split('\n')).toHaveLength(1);
+    expect(text()).toBe(was);
+  });
+
+  it('--rotate: every ciphertext new, the plaintext the same for both identities; committed', async () => {
+    const before = text();
+    const plaintext = (await catWith(IDENTITIES[0]!)).stdout;
+    const r = await keys([FILE, '--rotate']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('rotated the data key');
+    const [eb, ea] = [encs(before), encs(text())];
+    expect(ea).toHaveLength(eb.length);
+    for (const e of ea) expect(eb).not.toContain(e);
+    for (const identity of IDENTITIES) expect((await catWith(identity)).stdout).toBe(plaintext);
+    expect(git(['log', '-1', '--format=%s'])).toBe(`secrets: keys of ${FILE}: rotated the data key\n`);
+  });
+
+  it('--remove and --rotate at once (what to do after someone leaves)', async () => {
+    const r = await keys([FILE, '--remove', PUBLIC[1]!, '--rotate', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ file: join(repo, FILE), groups: [[{ type: 'age', recipient: PUBLIC[0] }]], changes: [`-${PUBLIC[1]}`, 'rotated the data key'] });
+    expect((await catWith(IDENTITIES[1]!)).code).toBe(1);
+    expect((await catWith(IDENTITIES[0]!)).code).toBe(0);
+  });
+
+  it('a bad recipient: exit 2, one line, file and history unchanged; a private key is not echoed', async () => {
+    const [was, n] = [text(), commits()];
+    for (const bad of ['age1notakey', 'arn:aws:kms:us-east-1:123:nope', 'someone@example.org']) {
+      const r = await keys([FILE, '--add', bad]);
+      expect(r.code, bad).toBe(2);
+      expect(r.stderr.trim().split('\n'), bad).toHaveLength(1);
+      expect(r.stderr, bad).toContain('--add');
+    }
+    const secret = ageKeygen().identity;
+    const pasted = await keys([FILE, '--add', secret]);
+    expect(pasted.code).toBe(2);
+    expect(pasted.stderr).not.toContain(secret.slice(15));
+    expect(text()).toBe(was);
+    expect(commits()).toBe(n);
+  });
+
+  it('--group out of range, or not a number: exit 2', async () => {
+    const fresh = ageKeygen();
+    const was = text();
+    const out = await keys([FILE, '--add', fresh.recipient, '--group', '2']);
+    expect(out.code).toBe(2);
+    expect(out.stderr).toMatch(/--group 2: allowed 1 to 1/);
+    for (const bad of ['0', 'one']) {
+      const r = await keys([FILE, '--add', fresh.recipient, '--group', bad]);
+      expect(r.code, bad).toBe(2);
+    }
+    expect((await keys([FILE, '--group', '1'])).code).toBe(2);
+    expect(text()).toBe(was);
+  });
+
+  it('--no-commit: the file changes, nothing is committed', async () => {
+    const n = commits();
+    const r = await keys([FILE, '--rotate', '--no-commit']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(commits()).toBe(n);
+    expect(git(['status', '--porcelain'])).toBe(` M ${FILE}\n`);
+  });
+
+  it('a change needs the data key: without an identity, exit 1 and nothing written', async () => {
+    const was = text();
+    const r = await keys([FILE, '--add', ageKeygen().recipient], {});
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/cannot get its data key/);
+    expect(text()).toBe(was);
+  });
+});
