@@ -39,7 +39,7 @@ const ENV = (): NodeJS.ProcessEnv => ({ HOME: home, TMPDIR: tmp, SOPS_AGE_KEY_FI
 const cat = (args: string[], env: NodeJS.ProcessEnv = {}) => runBin('secrets-cat', args, { cwd: work, env: { ...ENV(), ...env } });
 const at = (name: string) => join(work, name);
 
-async function sopsAge(text: string, fileType: 'yaml' | 'json'): Promise<Record<string, unknown>> {
+async function sopsAge(text: string, fileType: 'yaml' | 'json' | 'env'): Promise<Record<string, unknown>> {
   const { decryptSops } = await import('sops-age');
   return decryptSops(text, { secretKey: IDENTITY, fileType });
 }
@@ -109,6 +109,33 @@ describe('secrets-cat prints the plaintext', () => {
     const run = spawnSync(join(REPO_ROOT, 'packages', 'secrets-cat', 'dist', 'main.js'), [at('blob.bin')], { env: { ...process.env, ...ENV(), SOPS_AGE_KEY: IDENTITY, SOPS_AGE_KEY_FILE: '/nonexistent' } });
     expect(run.status, run.stderr.toString()).toBe(0);
     expect(run.stdout.equals(blob)).toBe(true);
+  });
+
+  it('dotenv: what sops-age decrypts', async () => {
+    const plain = '# service\nAPI_KEY=abc123\nGREETING=hello world\nPLAIN_unencrypted=in clear\n';
+    await createSecrets(at('app.env'), Buffer.from(plain), { env: ENV(), groups: [[{ type: 'age', recipient: PUBLIC[0]! }]] });
+    const r = await cat(['app.env']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(plain);
+    const lines = r.stdout.split('\n').filter((l) => l && !l.startsWith('#'));
+    expect(Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]))).toEqual(await sopsAge(readFileSync(at('app.env'), 'utf8'), 'env'));
+  });
+
+  it("identities where sops looks by default (~/.config/sops/age/keys.txt, $XDG_CONFIG_HOME); --input-type for a name that does not say the format", async () => {
+    mkdirSync(join(home, '.config', 'sops', 'age'), { recursive: true });
+    copyFileSync(KEYS, join(home, '.config', 'sops', 'age', 'keys.txt'));
+    const expected = (await cat(['example.yaml'])).stdout;
+    expect(await cat(['example.yaml'], { SOPS_AGE_KEY_FILE: undefined })).toEqual({ code: 0, stdout: expected, stderr: '' });
+    const xdg = join(work, 'xdg');
+    mkdirSync(join(xdg, 'sops', 'age'), { recursive: true });
+    copyFileSync(KEYS, join(xdg, 'sops', 'age', 'keys.txt'));
+    expect(await cat(['example.yaml'], { SOPS_AGE_KEY_FILE: undefined, HOME: join(work, 'nohome'), XDG_CONFIG_HOME: xdg })).toEqual({ code: 0, stdout: expected, stderr: '' });
+
+    copyFileSync(at('example.yaml'), at('prod-secrets'));
+    expect(await cat(['--input-type', 'yaml', 'prod-secrets'])).toEqual({ code: 0, stdout: expected, stderr: '' });
+    // Without it the name says binary: not a sops binary file (no data key), exit 1.
+    expect((await cat(['prod-secrets'])).code).toBe(1);
+    expect((await cat(['--input-type', 'toml', 'prod-secrets'])).code).toBe(2);
   });
 
   it('--extract: a nested value, a list item, a subtree, as sops prints them', async () => {

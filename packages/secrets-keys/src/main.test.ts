@@ -2,8 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FIXTURES, runBin } from '@imagewright/testing';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createSecrets } from '@imagewright/secrets';
+import { FIXTURES, runBin, startEcr, type Ecr } from '@imagewright/testing';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 // secrets-keys' built bin on a copy of the sops 3.7.1 YAML fixture in a real git repository made
 // here: listing needs no identity; --add/--remove/--rotate are checked by who can open the file
@@ -16,6 +17,7 @@ const KEYS_TEXT = readFileSync(KEYS, 'utf8');
 const IDENTITIES = KEYS_TEXT.split('\n').filter((l) => l.startsWith('AGE-SECRET-KEY-'));
 const PUBLIC = [...KEYS_TEXT.matchAll(/^# public key: (age1\S+)$/gm)].map((m) => m[1]!);
 const FILE = 'secrets/prod.yaml';
+const GITCONFIG = '[user]\n\tname = Keys Tester\n\temail = keys@example.org\n';
 
 let work: string;
 let repo: string;
@@ -33,7 +35,7 @@ beforeEach(() => {
   work = mkdtempSync(join(tmpdir(), 'iw-secrets-keys-'));
   [repo, tmp, home] = ['repo', 'tmp', 'home'].map((d) => join(work, d));
   for (const d of [repo, tmp, home, join(repo, 'secrets')]) mkdirSync(d, { recursive: true });
-  writeFileSync(join(home, '.gitconfig'), '[user]\n\tname = Keys Tester\n\temail = keys@example.org\n');
+  writeFileSync(join(home, '.gitconfig'), GITCONFIG);
   copyFileSync(join(SOPS, 'example.yaml'), join(repo, FILE));
   git(['init', '--quiet']);
   git(['add', '.']);
@@ -41,6 +43,7 @@ beforeEach(() => {
 });
 afterEach(() => {
   expect(readdirSync(tmp)).toEqual([]);
+  expect(readFileSync(join(home, '.gitconfig'), 'utf8')).toBe(GITCONFIG);
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -90,11 +93,16 @@ describe('secrets-keys', () => {
     expect(git(['show', '--name-only', '--format=', 'HEAD'])).toBe(`${FILE}\n`);
     expect(JSON.parse((await keys([FILE, '--json'], {})).stdout).groups[0].map((r: { recipient: string }) => r.recipient)).toEqual([...PUBLIC, fresh.recipient]);
 
-    // Once more: nothing to do, nothing written or committed.
+    // Once more: nothing to do, nothing written or committed; --json still answers.
+    const written = text();
     const again = await keys([FILE, '--add', fresh.recipient]);
     expect(again.code).toBe(0);
     expect(again.stderr).toMatch(/no change/);
+    const json = await keys([FILE, '--add', fresh.recipient, '--json']);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual({ file: join(repo, FILE), groups: [[...PUBLIC, fresh.recipient].map((recipient) => ({ type: 'age', recipient }))], changes: [] });
     expect(commits()).toBe(n + 1);
+    expect(text()).toBe(written);
   });
 
   it('--remove: that identity can no longer cat, the other still can', async () => {
@@ -179,5 +187,58 @@ describe('secrets-keys', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/cannot get its data key/);
     expect(text()).toBe(was);
+  });
+});
+
+describe('secrets-keys with KMS recipients (the AWS stand-in) and key groups', () => {
+  let aws: Ecr;
+  beforeAll(async () => {
+    aws = await startEcr({});
+    if (!/^http:\/\/127\.0\.0\.1:\d+$/.test(aws.env.AWS_ENDPOINT_URL_KMS)) throw new Error('refusing a non-loopback AWS endpoint');
+  });
+  afterAll(async () => {
+    await aws?.stop();
+  });
+  const awsEnv = (): NodeJS.ProcessEnv => ({ ...aws.env, AWS_PROFILE: undefined, AWS_SESSION_TOKEN: undefined });
+
+  it('--add KEY+ROLE: listed with its role; secrets-cat opens the file through KMS alone (the role assumed); --remove KEY drops it', async () => {
+    const role = `arn:aws:iam::${aws.accountId}:role/secrets-admin`;
+    const arn = aws.createKmsKey({ allow: [role] });
+    const plaintext = (await catWith(IDENTITIES[0]!)).stdout;
+    const added = await keys([FILE, '--add', `${arn}+${role}`], { SOPS_AGE_KEY_FILE: KEYS, ...awsEnv() });
+    expect(added.code, added.stderr).toBe(0);
+    expect(added.stderr).toContain(`+${arn}+${role}`);
+
+    const table = await keys([FILE], {});
+    expect(table.stdout.trim().split('\n').at(-1)!.split(/\s+/)).toEqual(['1', 'kms', arn, role, '-']);
+    const calls = aws.calls.length;
+    const viaKms = await runBin('secrets-cat', [FILE], { cwd: repo, env: bare(awsEnv()) });
+    expect(viaKms).toEqual({ code: 0, stdout: plaintext, stderr: '' });
+    expect(aws.calls.slice(calls).map((c) => `${c.service} ${c.operation}`)).toEqual(['sts AssumeRole', 'kms Decrypt']);
+
+    const removed = await keys([FILE, '--remove', arn], { SOPS_AGE_KEY_FILE: KEYS });
+    expect(removed.code, removed.stderr).toBe(0);
+    expect((await runBin('secrets-cat', [FILE], { cwd: repo, env: bare(awsEnv()) })).code).toBe(1);
+    expect(git(['log', '--format=%s', '-2'])).toBe(`secrets: keys of ${FILE}: -${arn}\nsecrets: keys of ${FILE}: +${arn}+${role}\n`);
+  });
+
+  it('a file of two key groups (age | KMS): listed per group with the threshold; --group 2 adds there; --rotate keeps both groups needed', async () => {
+    const arn = aws.createKmsKey();
+    const path = join(repo, 'secrets', 'split.yaml');
+    await createSecrets(path, Buffer.from('a: one\n'), { env: { ...process.env, ...awsEnv() }, groups: [[{ type: 'age', recipient: PUBLIC[0]! }], [{ type: 'kms', arn }]] });
+    const listed = await keys(['secrets/split.yaml'], {});
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout.trim().split('\n').slice(1).map((l) => l.split(/\s+/).slice(0, 3))).toEqual([['1', 'age', PUBLIC[0]], ['2', 'kms', arn]]);
+    expect(listed.stderr).toBe('secrets-keys: 2 of 2 key groups open the file\n');
+
+    const fresh = ageKeygen();
+    const both = { SOPS_AGE_KEY_FILE: KEYS, ...awsEnv() };
+    const added = await keys(['secrets/split.yaml', '--add', fresh.recipient, '--group', '2', '--rotate', '--no-commit', '--json'], both);
+    expect(added.code, added.stderr).toBe(0);
+    expect(JSON.parse(added.stdout)).toMatchObject({ groups: [[{ recipient: PUBLIC[0] }], [{ recipient: fresh.recipient }, { arn }]], shamirThreshold: 2, changes: [`+${fresh.recipient}`, 'rotated the data key'] });
+    // Group 2 through the new identity with group 1's: opens; one group alone does not.
+    expect((await catWith(`${IDENTITIES[0]}\n${fresh.identity}`, ['secrets/split.yaml'])).stdout).toBe('a: one\n');
+    expect((await catWith(fresh.identity, ['secrets/split.yaml'])).code).toBe(1);
+    expect((await runBin('secrets-cat', ['secrets/split.yaml'], { cwd: repo, env: bare({ SOPS_AGE_KEY: IDENTITIES[0], ...awsEnv() }) })).stdout).toBe('a: one\n');
   });
 });

@@ -72,12 +72,13 @@ unless --no-commit. --json: {file, groups: [[{type, recipient | arn, role, conte
       await secrets.rotateDataKey(file, env);
       done.push('rotated the data key');
     }
+    const { shamirThreshold } = file.doc.metadata;
+    if (out.json) out.printJson({ file: target, groups: secrets.recipientsOf(file.doc.metadata), ...(shamirThreshold ? { shamirThreshold } : {}), changes: done });
     if (!done.length) {
       out.info(`secrets-keys: ${file.name}: no change (every recipient to add is there already)`);
       return 0;
     }
     out.info(`secrets-keys: ${file.name}: ${done.join(', ')}`);
-    if (out.json) out.printJson({ file: target, groups: secrets.recipientsOf(file.doc.metadata), changes: done });
     if (values['no-commit']) return 0;
     const { commitEdit } = require('@imagewright/secrets/edit') as typeof import('@imagewright/secrets/edit');
     out.info(`secrets-keys: ${await commitEdit(target, (inRepo) => `secrets: keys of ${inRepo}: ${done.join(', ')}`, env)}`);
