@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { shellQuote } from '@imagewright/core';
 import { CREDENTIAL_HELPER_SCRIPT } from '@imagewright/secrets';
-import { type BinResult, type CodeCommit, type Ecr, runBin, startCodeCommit, startEcr, tempDeploymentRoot } from '@imagewright/testing';
+import { type BinResult, type CodeCommit, type Ecr, expectOneLine, runBin, startCodeCommit, startEcr, tempDeploymentRoot } from '@imagewright/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 // secrets-clone's built bin against the CodeCommit stand-in (git http-backend behind CodeCommit's
@@ -64,13 +64,6 @@ function deployment(name: string): void {
   mkdirSync(join(root, 'deployments', name, 'image', 'environments'), { recursive: true });
 }
 const clone = (args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}) => runBin('secrets-clone', args, { env: options.env ?? env, cwd: options.cwd ?? work });
-/** Exit 2, one line on stderr matching `pattern`, nothing on stdout. */
-function usage(r: BinResult, pattern: RegExp): void {
-  expect(r.stdout).toBe('');
-  expect(r.stderr.split('\n')).toHaveLength(2);
-  expect(r.stderr).toMatch(pattern);
-  expect(r.code).toBe(2);
-}
 
 beforeAll(async () => {
   ecr = await startEcr({});
@@ -145,10 +138,10 @@ describe('secrets-clone with a setup-env (SECRETS_REPO, ADMIN_ARN from ECR_ACCOU
     const file = setupEnv({ DEPLOYMENT_NAME: 'taken', ECR_ACCOUNT_ID: ecr.accountId, AWS_REGION: ecr.region, ADMIN_ROLENAME: ROLE, SECRETS_REPO: cc.urlOf(`${DEPLOYMENT}-secrets`) });
     const seen = { requests: cc.requests.length, calls: ecr.calls.length };
 
-    usage(await clone(['--setup-env', file, '--codecommit']), new RegExp(`^secrets-clone: ${taken}: exists and is not empty; allowed a new or empty directory`));
+    expectOneLine(await clone(['--setup-env', file, '--codecommit']), 2, new RegExp(`^secrets-clone: ${taken}: exists and is not empty; allowed a new or empty directory`));
     // The same with URL and DIR given (relative to the working directory); and a file as DIR.
-    usage(await clone(['--codecommit', cc.urlOf(`${DEPLOYMENT}-secrets`), 'secrets'], { cwd: join(root, 'deployments', 'taken') }), /^secrets-clone: \S+\/taken\/secrets: exists and is not empty/);
-    usage(await clone([cc.repositoryPath('other-secrets'), join(taken, 'keep.txt')]), /: exists and is not a directory; allowed a new or empty directory/);
+    expectOneLine(await clone(['--codecommit', cc.urlOf(`${DEPLOYMENT}-secrets`), 'secrets'], { cwd: join(root, 'deployments', 'taken') }), 2, /^secrets-clone: \S+\/taken\/secrets: exists and is not empty/);
+    expectOneLine(await clone([cc.repositoryPath('other-secrets'), join(taken, 'keep.txt')]), 2, /: exists and is not a directory; allowed a new or empty directory/);
 
     expect(readdirSync(taken)).toEqual(['keep.txt']);
     expect(readFileSync(join(taken, 'keep.txt'), 'utf8')).toBe('mine\n');
@@ -227,11 +220,11 @@ describe('secrets-clone URL DIR without config', () => {
 
   it('--codecommit with a path: exit 2; bad --role-arn: exit 2 naming --role-arn; nothing made', async () => {
     const seen = { requests: cc.requests.length, calls: ecr.calls.length };
-    usage(await clone(['--codecommit', cc.repositoryPath('other-secrets'), 'p1']), /^secrets-clone: .*CodeCommit credentials need an https URL/);
-    usage(await clone(['--codecommit', '--role-arn', 'demo-admin', cc.urlOf('other-secrets'), 'p2']), /^secrets-clone: --role-arn=demo-admin: allowed an IAM role ARN/);
-    usage(await clone(['--codecommit', '--role-arn', '', cc.urlOf('other-secrets'), 'p3']), /^secrets-clone: --role-arn is empty/);
-    usage(await clone([cc.repositoryPath('other-secrets'), 'p4', 'extra']), /^secrets-clone: /);
-    usage(await clone(['', 'p5']), /^secrets-clone: secrets repository URL is empty: allowed a git URL or path$/m);
+    expectOneLine(await clone(['--codecommit', cc.repositoryPath('other-secrets'), 'p1']), 2, /^secrets-clone: .*CodeCommit credentials need an https URL/);
+    expectOneLine(await clone(['--codecommit', '--role-arn', 'demo-admin', cc.urlOf('other-secrets'), 'p2']), 2, /^secrets-clone: --role-arn=demo-admin: allowed an IAM role ARN/);
+    expectOneLine(await clone(['--codecommit', '--role-arn', '', cc.urlOf('other-secrets'), 'p3']), 2, /^secrets-clone: --role-arn is empty/);
+    expectOneLine(await clone([cc.repositoryPath('other-secrets'), 'p4', 'extra']), 2, /^secrets-clone: /);
+    expectOneLine(await clone(['', 'p5']), 2, /^secrets-clone: secrets repository URL is empty: allowed a git URL or path$/m);
     for (const dir of ['p1', 'p2', 'p3', 'p4', 'p5']) expect(existsSync(join(work, dir))).toBe(false);
     expect({ requests: cc.requests.length, calls: ecr.calls.length }).toEqual(seen);
   });
@@ -240,11 +233,11 @@ describe('secrets-clone URL DIR without config', () => {
     deployment('noregion');
     const file = setupEnv({ DEPLOYMENT_NAME: 'noregion' });
     const { AWS_REGION: _r, AWS_DEFAULT_REGION: _d, ...noRegion } = env;
-    usage(await clone(['--setup-env', file], { env: noRegion }), /^secrets-clone: SECRETS_REPO is not set: allowed a URL argument, SECRETS_REPO, or AWS_REGION/);
+    expectOneLine(await clone(['--setup-env', file], { env: noRegion }), 2, /^secrets-clone: SECRETS_REPO is not set: allowed a URL argument, SECRETS_REPO, or AWS_REGION/);
     // The same with the config in the environment.
-    usage(await clone([], { env: { ...noRegion, IMAGEWRIGHT_SETUP_ENV: file } }), /^secrets-clone: SECRETS_REPO is not set/);
+    expectOneLine(await clone([], { env: { ...noRegion, IMAGEWRIGHT_SETUP_ENV: file } }), 2, /^secrets-clone: SECRETS_REPO is not set/);
     // A URL but no DIR, and no config to take it from: a usage error about the config.
-    usage(await clone([cc.repositoryPath('other-secrets')], { env: noRegion }), /^secrets-clone: /);
+    expectOneLine(await clone([cc.repositoryPath('other-secrets')], { env: noRegion }), 2, /^secrets-clone: /);
     expect(existsSync(join(root, 'deployments', 'noregion', 'secrets'))).toBe(false);
   });
 });

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { shellQuote } from '@imagewright/core';
-import { AWSCLI, type BinResult, type Ecr, requireAwscli, runBin, startEcr, tempDeploymentRoot } from '@imagewright/testing';
+import { AWSCLI, type Ecr, expectOneLine, requireAwscli, runBin, startEcr, tempDeploymentRoot } from '@imagewright/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // secrets-get-exports' built bin against the STS stand-in: ADMIN_ARN from a setup-env, the export
@@ -36,12 +36,6 @@ function evaluated(text: string, then = ''): Promise<{ vars: string[]; stdout: s
       resolve({ vars: lines.slice(0, 3), stdout: lines.slice(3).join('\n'), stderr, status: error ? Number(error.code) : 0 });
     });
   });
-}
-function oneLine(r: BinResult, code: number, pattern: RegExp): void {
-  expect(r.stdout).toBe('');
-  expect(r.stderr.split('\n')).toHaveLength(2);
-  expect(r.stderr).toMatch(pattern);
-  expect(r.code).toBe(code);
 }
 
 beforeAll(async () => {
@@ -120,29 +114,29 @@ describe('secrets-get-exports', () => {
 
   it('no ADMIN_ARN and no --role-arn, or a bad ARN: exit 2, one line, STS never asked', async () => {
     const before = ecr.calls.length;
-    oneLine(await getExports(['--setup-env', withoutAdmin]), 2, /^secrets-get-exports: ADMIN_ARN is not set: allowed --role-arn ARN, or ECR_ACCOUNT_ID/);
+    expectOneLine(await getExports(['--setup-env', withoutAdmin]), 2, /^secrets-get-exports: ADMIN_ARN is not set: allowed --role-arn ARN, or ECR_ACCOUNT_ID/);
     const cwd = mkdtempSync(join(tmpdir(), 'imagewright-exports-noconfig-'));
     try {
-      oneLine(await getExports([], ecr.env, cwd), 2, /^secrets-get-exports: ADMIN_ARN is not set/);
+      expectOneLine(await getExports([], ecr.env, cwd), 2, /^secrets-get-exports: ADMIN_ARN is not set/);
     } finally {
       rmSync(cwd, { recursive: true, force: true });
     }
-    oneLine(await getExports(['--setup-env', withAdmin, '--role-arn', `arn:aws:iam::${ecr.accountId}:user/someone`]), 2, /^secrets-get-exports: --role-arn=arn:aws:iam::\d+:user\/someone: allowed an IAM role ARN/);
-    oneLine(await getExports(['--role-arn', 'demo-admin']), 2, /^secrets-get-exports: --role-arn=demo-admin: allowed an IAM role ARN/);
-    oneLine(await getExports(['--role-arn', '']), 2, /^secrets-get-exports: --role-arn is empty/);
+    expectOneLine(await getExports(['--setup-env', withAdmin, '--role-arn', `arn:aws:iam::${ecr.accountId}:user/someone`]), 2, /^secrets-get-exports: --role-arn=arn:aws:iam::\d+:user\/someone: allowed an IAM role ARN/);
+    expectOneLine(await getExports(['--role-arn', 'demo-admin']), 2, /^secrets-get-exports: --role-arn=demo-admin: allowed an IAM role ARN/);
+    expectOneLine(await getExports(['--role-arn', '']), 2, /^secrets-get-exports: --role-arn is empty/);
     expect(ecr.calls.length).toBe(before);
   });
 
   it('STS refuses (a role of another account, a wrong secret) or no credentials at all: one line, exit 1 or 2, no secret', async () => {
     const secrets = [ecr.env.AWS_SECRET_ACCESS_KEY!];
     const denied = await getExports(['--role-arn', 'arn:aws:iam::999999999999:role/elsewhere']);
-    oneLine(denied, 1, /^secrets-get-exports: STS AssumeRole arn:aws:iam::999999999999:role\/elsewhere: AccessDenied: /);
+    expectOneLine(denied, 1, /^secrets-get-exports: STS AssumeRole arn:aws:iam::999999999999:role\/elsewhere: AccessDenied: /);
     expect(ecr.calls.at(-1)).toMatchObject({ operation: 'AssumeRole', roleArn: 'arn:aws:iam::999999999999:role/elsewhere' });
 
     const badSecret = `${ecr.env.AWS_SECRET_ACCESS_KEY}x`;
     secrets.push(badSecret);
     const signature = await getExports(['--setup-env', withAdmin], { ...ecr.env, AWS_SECRET_ACCESS_KEY: badSecret });
-    oneLine(signature, 1, /^secrets-get-exports: STS AssumeRole \S+: SignatureDoesNotMatch/);
+    expectOneLine(signature, 1, /^secrets-get-exports: STS AssumeRole \S+: SignatureDoesNotMatch/);
 
     // No keys, empty AWS config files (the stand-in's), no instance metadata: nothing to sign with.
     const before = ecr.calls.length;
@@ -158,7 +152,7 @@ describe('secrets-get-exports', () => {
       AWS_WEB_IDENTITY_TOKEN_FILE: '',
       AWS_EC2_METADATA_DISABLED: 'true',
     });
-    oneLine(none, 2, /^secrets-get-exports: .*no AWS credentials/);
+    expectOneLine(none, 2, /^secrets-get-exports: .*no AWS credentials/);
     expect(ecr.calls.length).toBe(before);
 
     for (const r of [denied, signature, none]) for (const secret of secrets) expect(r.stderr).not.toContain(secret);

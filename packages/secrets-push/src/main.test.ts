@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { shellQuote } from '@imagewright/core';
-import { type BinResult, type CodeCommit, type Ecr, runBin, startCodeCommit, startEcr, tempDeploymentRoot } from '@imagewright/testing';
+import { type CodeCommit, type Ecr, expectOneLine, runBin, startCodeCommit, startEcr, tempDeploymentRoot } from '@imagewright/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // secrets-push's built bin: clones made by the built secrets-clone (CodeCommit stand-in with STS
@@ -48,12 +48,6 @@ async function commit(dir: string, file: string, content: string): Promise<strin
   await git(['-C', dir, 'add', file]);
   await git(['-C', dir, 'commit', '--quiet', '-m', `${file}: ${content.trim()}`]);
   return git(['-C', dir, 'rev-parse', 'HEAD']);
-}
-function usage(r: BinResult, pattern: RegExp): void {
-  expect(r.stdout).toBe('');
-  expect(r.stderr.split('\n')).toHaveLength(2);
-  expect(r.stderr).toMatch(pattern);
-  expect(r.code).toBe(2);
 }
 
 beforeAll(async () => {
@@ -163,13 +157,13 @@ describe('secrets-push', () => {
     const seen = cc.requests.length;
     const empty = join(work, 'empty');
     mkdirSync(empty);
-    usage(await push([empty]), new RegExp(`^secrets-push: ${empty}: not a git clone of the secrets repository \\(run secrets-clone first\\)$`, 'm'));
-    usage(await push([join(work, 'missing')]), /^secrets-push: \S+\/missing: not a git clone/);
+    expectOneLine(await push([empty]), 2, new RegExp(`^secrets-push: ${empty}: not a git clone of the secrets repository \\(run secrets-clone first\\)$`, 'm'));
+    expectOneLine(await push([join(work, 'missing')]), 2, /^secrets-push: \S+\/missing: not a git clone/);
     mkdirSync(join(work, 'mine', 'secrets', 'sub'));
-    usage(await push(['mine/secrets/sub']), /^secrets-push: mine\/secrets\/sub: not a git clone/);
+    expectOneLine(await push(['mine/secrets/sub']), 2, /^secrets-push: mine\/secrets\/sub: not a git clone/);
     // A deployment whose secrets were never cloned.
     mkdirSync(join(root, 'deployments', 'fresh', 'image', 'environments'), { recursive: true });
-    usage(await push([], { env: { ...env, IMAGEWRIGHT_ROOT: root, DEPLOYMENT_NAME: 'fresh' } }), /^secrets-push: \S+\/deployments\/fresh\/secrets: not a git clone/);
+    expectOneLine(await push([], { env: { ...env, IMAGEWRIGHT_ROOT: root, DEPLOYMENT_NAME: 'fresh' } }), 2, /^secrets-push: \S+\/deployments\/fresh\/secrets: not a git clone/);
     expect(cc.requests.length).toBe(seen);
   });
 });

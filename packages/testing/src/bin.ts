@@ -1,3 +1,4 @@
+import { AssertionError } from 'node:assert';
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -89,4 +90,18 @@ export function tempDeploymentRoot(name = 'testdep', files: Record<string, strin
 export function envFor(root: string, deployment: string, image: string): NodeJS.ProcessEnv {
   const [repo, tag] = splitRef(image);
   return { IMAGEWRIGHT_ROOT: root, DEPLOYMENT_NAME: deployment, PERSONAL_IMAGE: '1', IMAGE_REPO: repo, IMAGE_TAG: tag };
+}
+
+/**
+ * A refused command as the conventions want it: exit `code`, one line on stderr matching `pattern`,
+ * nothing on stdout. (node:assert: vitest cannot be required from this CommonJS package.)
+ */
+export function expectOneLine(r: BinResult, code: number, pattern: RegExp): void {
+  const wrong = [
+    r.stdout !== '' && `stdout not empty: ${JSON.stringify(r.stdout)}`,
+    r.stderr.split('\n').length !== 2 && 'stderr is not one line',
+    !pattern.test(r.stderr) && `stderr does not match ${pattern}`,
+    r.code !== code && `exit ${r.code}, not ${code}`,
+  ].filter(Boolean);
+  if (wrong.length) throw new AssertionError({ message: `${wrong.join('; ')}\nstderr: ${r.stderr}`, actual: r, expected: { code, pattern: String(pattern) } });
 }
