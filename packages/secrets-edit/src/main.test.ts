@@ -1,8 +1,6 @@
-import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FIXTURES, runBin, startEcr, type Ecr } from '@imagewright/testing';
+import { runBin, secretsWorkspace, SOPS_FIXTURES, SOPS_KEYS, SOPS_RECIPIENTS, startEcr, type Ecr, type SecretsWorkspace } from '@imagewright/testing';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 // secrets-edit's built bin in a real git repository made here, with editors that are shell scripts
@@ -10,43 +8,36 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 // folder of the test's own: after every case no plaintext may be left in it. HOME is a temp folder
 // whose .gitconfig (user.name/email) must come out of every case unchanged.
 
-const SOPS = join(FIXTURES, 'sops');
-const KEYS = join(SOPS, 'keys.txt');
-const PUBLIC = [...readFileSync(KEYS, 'utf8').matchAll(/^# public key: (age1\S+)$/gm)].map((m) => m[1]!);
-const GITCONFIG = '[user]\n\tname = Secrets Tester\n\temail = tester@example.org\n';
+const SOPS = SOPS_FIXTURES;
+const KEYS = SOPS_KEYS;
+const PUBLIC = SOPS_RECIPIENTS;
 const FILE = 'secrets/prod.yaml';
 const MARKER = 'EDITOR-READY';
 
+let ws: SecretsWorkspace;
 let work: string;
 let repo: string;
 let tmp: string;
 let home: string;
 /** Where editor scripts leave their notes: outside TMPDIR. */
 let notes: string;
-
-function git(args: string[], cwd = repo): string {
-  const run = spawnSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, HOME: home, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: undefined } });
-  if (run.status !== 0) throw new Error(`git ${args.join(' ')}: ${run.stderr}`);
-  return run.stdout;
-}
-const commits = () => Number(git(['rev-list', '--count', 'HEAD']).trim());
+const git = (args: string[], cwd?: string) => ws.git(args, cwd);
+const commits = () => ws.commits();
 
 beforeEach(() => {
-  work = mkdtempSync(join(tmpdir(), 'iw-secrets-edit-'));
-  [repo, tmp, home, notes] = ['repo', 'tmp', 'home', 'notes'].map((d) => join(work, d));
-  for (const d of [repo, tmp, home, notes, join(work, 'bin'), join(repo, 'secrets')]) mkdirSync(d, { recursive: true });
-  writeFileSync(join(home, '.gitconfig'), GITCONFIG);
-  copyFileSync(join(SOPS, 'example.yaml'), join(repo, FILE));
-  git(['init', '--quiet']);
-  git(['add', '.']);
-  git(['commit', '--quiet', '-m', 'secrets: the fixture']);
+  ws = secretsWorkspace('secrets-edit', { gitconfig: '[user]\n\tname = Secrets Tester\n\temail = tester@example.org\n', file: FILE });
+  ({ work, repo, tmp, home } = ws);
+  notes = join(work, 'notes');
+  for (const d of [notes, join(work, 'bin')]) mkdirSync(d);
 });
 
 afterEach(() => {
   // Whatever happened: no plaintext (nor anything else) left in TMPDIR, the global git config as it was.
-  expect(readdirSync(tmp)).toEqual([]);
-  expect(readFileSync(join(home, '.gitconfig'), 'utf8')).toBe(GITCONFIG);
-  rmSync(work, { recursive: true, force: true });
+  try {
+    ws.assertClean();
+  } finally {
+    ws.remove();
+  }
 });
 
 /** An editor: a shell script run with the temp file as $1. */

@@ -1,9 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSecrets } from '@imagewright/secrets';
-import { FIXTURES, runBin, startEcr, type Ecr } from '@imagewright/testing';
+import { runBin, secretsWorkspace, SOPS_IDENTITIES, SOPS_KEYS, SOPS_RECIPIENTS, startEcr, type Ecr, type SecretsWorkspace } from '@imagewright/testing';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 // secrets-keys' built bin on a copy of the sops 3.7.1 YAML fixture in a real git repository made
@@ -11,40 +10,28 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 // afterwards (secrets-cat with one identity alone, Debian age-keygen for new ones) and by the
 // ciphertext (kept on --add/--remove, all new on --rotate), and each change is committed.
 
-const SOPS = join(FIXTURES, 'sops');
-const KEYS = join(SOPS, 'keys.txt');
-const KEYS_TEXT = readFileSync(KEYS, 'utf8');
-const IDENTITIES = KEYS_TEXT.split('\n').filter((l) => l.startsWith('AGE-SECRET-KEY-'));
-const PUBLIC = [...KEYS_TEXT.matchAll(/^# public key: (age1\S+)$/gm)].map((m) => m[1]!);
+const KEYS = SOPS_KEYS;
+const IDENTITIES = SOPS_IDENTITIES;
+const PUBLIC = SOPS_RECIPIENTS;
 const FILE = 'secrets/prod.yaml';
-const GITCONFIG = '[user]\n\tname = Keys Tester\n\temail = keys@example.org\n';
 
-let work: string;
+let ws: SecretsWorkspace;
 let repo: string;
 let tmp: string;
 let home: string;
-
-function git(args: string[]): string {
-  const run = spawnSync('git', args, { cwd: repo, encoding: 'utf8', env: { ...process.env, HOME: home, GIT_CONFIG_NOSYSTEM: '1' } });
-  if (run.status !== 0) throw new Error(`git ${args.join(' ')}: ${run.stderr}`);
-  return run.stdout;
-}
-const commits = () => Number(git(['rev-list', '--count', 'HEAD']).trim());
+const git = (args: string[]) => ws.git(args);
+const commits = () => ws.commits();
 
 beforeEach(() => {
-  work = mkdtempSync(join(tmpdir(), 'iw-secrets-keys-'));
-  [repo, tmp, home] = ['repo', 'tmp', 'home'].map((d) => join(work, d));
-  for (const d of [repo, tmp, home, join(repo, 'secrets')]) mkdirSync(d, { recursive: true });
-  writeFileSync(join(home, '.gitconfig'), GITCONFIG);
-  copyFileSync(join(SOPS, 'example.yaml'), join(repo, FILE));
-  git(['init', '--quiet']);
-  git(['add', '.']);
-  git(['commit', '--quiet', '-m', 'secrets: the fixture']);
+  ws = secretsWorkspace('secrets-keys', { gitconfig: '[user]\n\tname = Keys Tester\n\temail = keys@example.org\n', file: FILE });
+  ({ repo, tmp, home } = ws);
 });
 afterEach(() => {
-  expect(readdirSync(tmp)).toEqual([]);
-  expect(readFileSync(join(home, '.gitconfig'), 'utf8')).toBe(GITCONFIG);
-  rmSync(work, { recursive: true, force: true });
+  try {
+    ws.assertClean();
+  } finally {
+    ws.remove();
+  }
 });
 
 /** No identity at all unless given: nothing from the outer environment or HOME. */

@@ -19,3 +19,4 @@ export * from './tracker-server';
 export * from './osv-server';
 export * from './trivy';
 export * from './codecommit';
+export * from './secrets-workspace';
