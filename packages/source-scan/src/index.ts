@@ -1,0 +1,3 @@
+export * from './files';
+export * from './findings';
+export * from './tools';
