@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from '@imagewright/docker';
-import { dockerConfigWith, ENV_DEPLOYMENT, ensureEngine, removeChainTags, envDeploymentRoot, runBin, skopeo, startRegistry, type Registry } from '@imagewright/testing';
+import { dockerConfigWith, ENV_DEPLOYMENT, ensureEngine, removeChainTags, envDeploymentRoot, type OsvServer, runBin, skopeo, startOsvServer, startRegistry, type Registry } from '@imagewright/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const REPO = `imagewright-test/image-all-${process.pid}`;
@@ -11,6 +11,8 @@ let env: NodeJS.ProcessEnv;
 /** Where the push step goes: a real registry, logged in through DOCKER_CONFIG. */
 let registry: Registry;
 let loggedIn: string;
+/** The sscan step's dependency advisories: a loopback OSV API (the public one is not reachable here). */
+let osv: OsvServer;
 const missionFile = (path: string) => join(root, 'deployments', ENV_DEPLOYMENT, 'image', path);
 
 beforeAll(async () => {
@@ -18,9 +20,12 @@ beforeAll(async () => {
   ({ root, env } = envDeploymentRoot(`${REPO}:latest`));
   registry = await startRegistry();
   loggedIn = dockerConfigWith({ [registry.host]: registry });
-  env = { ...env, USE_FROZEN: '0', REGISTRY: registry.host, DOCKER_CONFIG: loggedIn };
+  // CI='': the pipeline as users run it (CI=true adds the sscan step first: its own tests below).
+  osv = await startOsvServer([]);
+  env = { ...env, USE_FROZEN: '0', REGISTRY: registry.host, DOCKER_CONFIG: loggedIn, CI: '', IMAGEWRIGHT_OSV_URL: osv.url };
 });
 afterAll(async () => {
+  await osv?.close();
   await registry?.stop();
   await removeChainTags(engine, REPO);
   if (registry) await engine.getImage(`${registry.host}/${REPO}:latest`).remove().catch(() => {});
@@ -175,9 +180,38 @@ describe('image-all', () => {
   it('an unknown step, or --from with --only, is a usage error: exit 2, nothing run', async () => {
     const unknown = await runBin('image-all', ['--from', 'deploy'], { env });
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr.trim()).toBe('image-all: --from "deploy": allowed build, test, squash, push, scan');
+    expect(unknown.stderr.trim()).toBe('image-all: --from "deploy": allowed sscan, build, test, squash, push, scan');
     const both = await runBin('image-all', ['--from', 'build', '--only', 'test'], { env });
     expect(both.code).toBe(2);
     expect(both.stdout).toBe('');
   });
 });
+
+describe('image-all: the sscan step', () => {
+  it('--only sscan scans the deployment and common: every tool ran, its result line', async () => {
+    const result = await runBin('image-all', ['--only', 'sscan', '--json'], { env });
+    const steps = JSON.parse(result.stdout).steps;
+    expect(steps.map((s: { step: string; result: string }) => `${s.step} ${s.result}`)).toEqual(['sscan ok']);
+    expect(result.stderr).toMatch(/==== sscan-bandit ====/);
+    expect(result.stderr).toMatch(/==== sscan-deps ====/);
+    expect(result.code).toBe(0);
+  });
+
+  it('in CI it runs first: a bandit finding in the deployment stops the pipeline before build', async () => {
+    const tool = missionFile('tool');
+    writeFileSync(tool, '#!/usr/bin/env python\nimport subprocess\n\n\ndef run(cmd):\n    return subprocess.call(cmd, shell=True)\n');
+    try {
+      const result = await runBin('image-all', [], { env: { ...env, CI: 'true' } });
+      expect(result.stdout).toMatch(/^image-all: sscan failed \(exit 1\)/m);
+      expect(result.stdout).toMatch(/^image-all: pipeline failed at sscan; not run: build, test, push \(/m);
+      expect(result.stdout).toMatch(/tool:6: \[B602/);
+      expect(result.code).toBe(1);
+      // Outside CI the same pipeline starts at build: --from build is how CI skips it.
+      const plain = await runBin('image-all', ['--only', 'sscan', '--json'], { env });
+      expect(plain.code).toBe(1);
+    } finally {
+      rmSync(tool, { force: true });
+    }
+  });
+});
+

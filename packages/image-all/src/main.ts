@@ -3,6 +3,9 @@ import { command, formatElapsed, usageError } from '@imagewright/core/bin';
 
 /** The pipeline, in order: each step is its own command, run as users would chain them with &&. */
 const STEPS = [
+  // Source scans of the deployment and common (bandit, dependencies, YAML, lint): with --from/--only
+  // sscan, and by default in CI (CI=true), as a pre-build gate.
+  { step: 'sscan', bin: 'sscan' },
   { step: 'build', bin: 'image-build' },
   { step: 'test', bin: 'image-test' },
   // Only when deployment.yaml asks for it (`squash:`): the tested image, squashed before it is pushed.
@@ -74,6 +77,12 @@ function scanResultFile(loaded: import('@imagewright/core').Loaded): string | un
   return join(config.IMAGEWRIGHT_ROOT, '.imagewright', 'scans', name);
 }
 
+/** What the sscan step scans: the deployment's folder and common's (the checkout's own tools are not the image's). */
+function sourceDirs(loaded: import('@imagewright/core').Loaded): string[] {
+  const { dirname } = require('node:path') as typeof import('node:path');
+  return [dirname(loaded.config.IMAGE_DIR), dirname(loaded.config.COMMON_DIR)];
+}
+
 /** `gate passed: nothing at or above HIGH` from image-scan's JSON, or undefined when it wrote none. */
 function gateOf(file: string): string | undefined {
   try {
@@ -91,7 +100,9 @@ command({
   name: 'image-all',
   summary: 'The image pipeline: image-build, image-test, squash (when deployment.yaml asks), image-push; a result line per step.',
   description: `
-Steps: ${NAMES.join(', ')}; squash only when the deployment's deployment.yaml has a squash: entry
+Steps: ${NAMES.join(', ')}. sscan (the source scans of deployments/<name> and deployments/common:
+bandit, dependencies against advisories, YAML, lint) runs first in CI (CI=true) or with --from sscan;
+otherwise the pipeline starts at build. squash only when the deployment's deployment.yaml has a squash: entry
 (onto: common keeps the layers shared with COMMON_ID); scan (image-scan, its gate) when it has a
 scan: entry or the registry is ECR, its result kept in .imagewright/scans/<repo>-<tag>.json. Each runs as its own command with the same config (--setup-env is passed
 on) and stops the pipeline when it fails, as \`image-build && image-test && image-push\` did; unlike
@@ -118,7 +129,9 @@ to stderr and stdout gets {result, seconds, steps: [{step, command, result, exit
     const from = pick('from');
     const only = pick('only');
     if (from && only) throw usageError('--from and --only conflict: give at most one');
-    const first = NAMES.indexOf((only ?? from ?? NAMES[0]) as (typeof NAMES)[number]);
+    // Without --from/--only the pipeline starts at build, or at sscan in CI.
+    const ci = /^(1|true|yes)$/i.test(ctx.env.CI ?? '');
+    const first = NAMES.indexOf((only ?? from ?? (ci ? 'sscan' : 'build')) as (typeof NAMES)[number]);
     const last = only ? first : NAMES.length - 1;
     const passOn = values['setup-env'] ? ['--setup-env', values['setup-env'] as string] : [];
     const squashArgs = squashStepArgs(ctx.loaded);
@@ -135,7 +148,11 @@ to stderr and stdout gets {result, seconds, steps: [{step, command, result, exit
         results.push({ step, command: bin, result: 'not run' });
         continue;
       }
-      const args = step === 'squash' ? [...passOn, ...squashArgs!] : step === 'scan' ? [...passOn, '-o', scanFile!] : passOn;
+      const args =
+        step === 'squash' ? [...passOn, ...squashArgs!]
+        : step === 'scan' ? [...passOn, '-o', scanFile!]
+        : step === 'sscan' ? [...passOn, ...sourceDirs(ctx.loaded)]
+        : passOn;
       if (step === 'scan') {
         const { mkdirSync, rmSync } = require('node:fs') as typeof import('node:fs');
         const { dirname } = require('node:path') as typeof import('node:path');
