@@ -36,6 +36,7 @@ function traced(bin: string, args: string[], env: NodeJS.ProcessEnv, input = '')
     child.stderr.on('data', (d) => (output += d));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, output, execs: readFileSync(trace, 'utf8') }));
+    child.stdin.on('error', () => undefined); // it may end before reading stdin (EPIPE)
     child.stdin.end(input);
   });
 }

@@ -67,6 +67,8 @@ export function runBin(
     });
     child.on('error', rej);
     child.on('close', (code) => res({ code: code ?? -1, stdout, stderr }));
+    // A command may end without reading its stdin (a usage error): the EPIPE that follows is no test's failure.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(options.input ?? '');
   });
 }
