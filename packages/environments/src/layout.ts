@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { usageError, type Deployment } from '@imagewright/core';
 
@@ -38,6 +38,34 @@ export function specFiles(d: Deployment, environment: string): SpecFiles {
   }
   const dir = join(d.imageDir, 'environments', 'frozen');
   return { environment, frozen: join(dir, `${environment}-frozen.yml`), chilly: join(dir, `${environment}-chilly.yml`) };
+}
+
+/**
+ * The frozen specs of an image folder, as the original's sscan-find-frozen-specs found them
+ * (`environments/frozen/*-frozen.yml`), plus the env-frozen layout's
+ * `env-frozen/<env>/requirements.{yml,txt}`.
+ */
+export function frozenSpecsIn(imageDir: string): string[] {
+  const files: string[] = [];
+  const list = (dir: string) => (existsSync(dir) && statSync(dir).isDirectory() ? readdirSync(dir).sort() : []);
+  const flat = join(imageDir, 'environments', 'frozen');
+  for (const name of list(flat)) if (name.endsWith('-frozen.yml')) files.push(join(flat, name));
+  const envFrozen = join(imageDir, 'env-frozen');
+  for (const env of list(envFrozen)) {
+    for (const name of ['requirements.yml', 'requirements.txt']) {
+      const file = join(envFrozen, env, name);
+      if (existsSync(file)) files.push(file);
+    }
+  }
+  return files;
+}
+
+/**
+ * Whether a path found anywhere is a frozen spec of either layout (…/environments/frozen/<env>-frozen.y[a]ml,
+ * …/env-frozen/<env>/requirements.{y[a]ml,txt}): for scans of arbitrary folders.
+ */
+export function isFrozenSpecPath(path: string): boolean {
+  return /(?:^|\/)environments\/frozen\/[^/]+-frozen\.ya?ml$|(?:^|\/)env-frozen\/[^/]+\/requirements\.(?:ya?ml|txt)$/.test(path);
 }
 
 const NEEDS = {

@@ -78,5 +78,6 @@ export function sourceFiles(targets: string[], kind: SourceKind): string[] {
  * environments/frozen/<env>-frozen.yml and env-frozen/<env>/requirements.{yml,txt}.
  */
 export function frozenSpecs(targets: string[]): string[] {
-  return walkFiles(targets).filter((p) => /(?:^|\/)environments\/frozen\/[^/]+-frozen\.ya?ml$|(?:^|\/)env-frozen\/[^/]+\/requirements\.(?:ya?ml|txt)$/.test(p));
+  const { isFrozenSpecPath } = require('@imagewright/environments') as typeof import('@imagewright/environments');
+  return walkFiles(targets).filter(isFrozenSpecPath);
 }

@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { frozenSpecsIn, readCondaSpec, readRequirements } from './deps';
+import { frozenSpecsIn } from '@imagewright/environments';
+import { readCondaSpec, readRequirements } from './deps';
 
 describe('readRequirements', () => {
   it('pins name==version (extras, markers, ===, hashes on continued lines); lists unpinned and option lines', () => {

@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { failure, ImagewrightError, usageError } from '@imagewright/core';
 import type { AdvisoryDatabase, IgnoreRule, OsvQuery } from '@imagewright/advisories';
@@ -102,26 +102,6 @@ export function readSpec(file: string, shown: string = file): SpecPins {
     throw usageError(`spec ${shown}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a directory' : (error as Error).message} (expected a conda YAML or requirements file)`);
   }
   return /\.ya?ml$/i.test(file) ? readCondaSpec(text, shown) : readRequirements(text, shown);
-}
-
-/**
- * The frozen specs of an image folder, as the original's sscan-find-frozen-specs found them
- * (`environments/frozen/*-frozen.yml`), plus the env-frozen layout's
- * `env-frozen/<env>/requirements.{yml,txt}` (see @imagewright/environments' layout).
- */
-export function frozenSpecsIn(imageDir: string): string[] {
-  const files: string[] = [];
-  const list = (dir: string) => (existsSync(dir) && statSync(dir).isDirectory() ? readdirSync(dir).sort() : []);
-  const flat = join(imageDir, 'environments', 'frozen');
-  for (const name of list(flat)) if (name.endsWith('-frozen.yml')) files.push(join(flat, name));
-  const envFrozen = join(imageDir, 'env-frozen');
-  for (const env of list(envFrozen)) {
-    for (const name of ['requirements.yml', 'requirements.txt']) {
-      const file = join(envFrozen, env, name);
-      if (existsSync(file)) files.push(file);
-    }
-  }
-  return files;
 }
 
 /** The first executable `name` on env's PATH. */

@@ -55,6 +55,7 @@ summary, staleIgnores, expiredIgnores}. Exit 1 when an advisory not ignored rema
     const { shownPath } = require('@imagewright/core') as typeof import('@imagewright/core');
     const adv = require('@imagewright/advisories') as typeof import('@imagewright/advisories');
     const deps = require('./deps') as typeof import('./deps');
+    const { frozenSpecsIn } = require('@imagewright/environments') as typeof import('@imagewright/environments');
 
     // Config: needed for the default specs; with SPECs only for the deployment's defaults, if any.
     let loaded: import('@imagewright/core').Loaded | undefined;
@@ -72,7 +73,7 @@ summary, staleIgnores, expiredIgnores}. Exit 1 when an advisory not ignored rema
 
     const files = ctx.positionals.length
       ? ctx.positionals
-      : [...deps.frozenSpecsIn(loaded!.deployment.imageDir), ...deps.frozenSpecsIn(join(loaded!.config.IMAGEWRIGHT_ROOT, 'deployments', 'common', 'image'))];
+      : [...frozenSpecsIn(loaded!.deployment.imageDir), ...frozenSpecsIn(join(loaded!.config.IMAGEWRIGHT_ROOT, 'deployments', 'common', 'image'))];
     for (const file of files) if (file === '') throw usageError('an empty SPEC: allowed a conda YAML or requirements file');
     const specs = files.map((file) => deps.readSpec(file, shown(file)));
 
