@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { shellQuote } from '@imagewright/core';
 import { CREDENTIAL_HELPER_SCRIPT } from '@imagewright/secrets';
-import { type BinResult, type CodeCommit, type Ecr, expectOneLine, runBin, startCodeCommit, startEcr, tempDeploymentRoot } from '@imagewright/testing';
+import { type BinResult, type CodeCommit, type Ecr, expectOneLine, GLOBAL_HELPER_TRACE, TRAPPED_GITCONFIG, runBin, startCodeCommit, startEcr, tempDeploymentRoot } from '@imagewright/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 // secrets-clone's built bin against the CodeCommit stand-in (git http-backend behind CodeCommit's
@@ -15,15 +15,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 const DEPLOYMENT = 'demo';
 const ROLE = 'demo-admin';
 const FILES = { 'dev.yaml': 'secret: ENC[AES256_GCM,data:x,type:str]\n', '.sops.yaml': 'creation_rules: []\n' };
-const GLOBAL_CONFIG = [
-  '[user]',
-  '\tname = Dana Deployer',
-  '\temail = dana@example.org',
-  '[credential]',
-  // Leaves a trace if git ever asks it for the secrets repository.
-  '\thelper = "!f() { echo \\"$@\\" >> \\"$HOME/global-helper-called\\"; }; f"',
-  '',
-].join('\n');
+const GLOBAL_CONFIG = TRAPPED_GITCONFIG;
 
 let ecr: Ecr;
 let cc: CodeCommit;
@@ -85,7 +77,7 @@ afterAll(async () => {
   for (const dir of [root, work]) if (dir) rmSync(dir, { recursive: true, force: true });
 });
 beforeEach(() => {
-  rmSync(join(home, 'global-helper-called'), { force: true });
+  rmSync(join(home, GLOBAL_HELPER_TRACE), { force: true });
 });
 
 describe('secrets-clone with a setup-env (SECRETS_REPO, ADMIN_ARN from ECR_ACCOUNT_ID and ADMIN_ROLENAME)', () => {
@@ -111,7 +103,7 @@ describe('secrets-clone with a setup-env (SECRETS_REPO, ADMIN_ARN from ECR_ACCOU
     const after = await globalState();
     expect(after.list).toBe(before.list);
     expect(after.bytes.equals(before.bytes)).toBe(true);
-    expect(existsSync(join(home, 'global-helper-called'))).toBe(false);
+    expect(existsSync(join(home, GLOBAL_HELPER_TRACE))).toBe(false);
 
     // The clone's own config: our helper (after an empty one that drops the global helpers) for the stand-in's origin alone.
     const origin = new URL(cc.endpoint).origin;
@@ -121,7 +113,7 @@ describe('secrets-clone with a setup-env (SECRETS_REPO, ADMIN_ARN from ECR_ACCOU
     expect(helper).toMatch(/^!\S*node\S* /);
     expect(helper.endsWith(` ${[CREDENTIAL_HELPER_SCRIPT, '--role-arn', adminArn, '--ignore-host-check'].map(shellQuote).join(' ')}`)).toBe(true);
     // Any other host still gets the user's own helper.
-    expect(await gitOut(['-C', secretsDir, 'config', '--get-urlmatch', 'credential.helper', 'https://git.example.org/x'])).toMatch(/global-helper-called/);
+    expect(await gitOut(['-C', secretsDir, 'config', '--get-urlmatch', 'credential.helper', 'https://git.example.org/x'])).toContain(GLOBAL_HELPER_TRACE);
 
     // Plain git later on: a fetch assumes the role again through the clone's config.
     const fetched = assumed().length;
@@ -180,7 +172,7 @@ describe('secrets-clone with a setup-env (SECRETS_REPO, ADMIN_ARN from ECR_ACCOU
     clean(refused);
     expect(existsSync(direct)).toBe(false);
     expect(cc.requests.slice(seen).some((q) => q.status === 403 && !q.ok)).toBe(true);
-    expect(existsSync(join(home, 'global-helper-called'))).toBe(false);
+    expect(existsSync(join(home, GLOBAL_HELPER_TRACE))).toBe(false);
   });
 });
 

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { shellQuote } from '@imagewright/core';
-import { type CodeCommit, type Ecr, expectOneLine, runBin, startCodeCommit, startEcr, tempDeploymentRoot } from '@imagewright/testing';
+import { type CodeCommit, type Ecr, expectOneLine, TRAPPED_GITCONFIG, runBin, startCodeCommit, startEcr, tempDeploymentRoot } from '@imagewright/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // secrets-push's built bin: clones made by the built secrets-clone (CodeCommit stand-in with STS
@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const DEPLOYMENT = 'demo';
 const ROLE = 'demo-admin';
 const REPO = `${DEPLOYMENT}-secrets`;
-const GLOBAL_CONFIG = '[user]\n\tname = Dana Deployer\n\temail = dana@example.org\n[credential]\n\thelper = "!f() { echo \\"$@\\" >> \\"$HOME/global-helper-called\\"; }; f"\n';
+const GLOBAL_CONFIG = TRAPPED_GITCONFIG;
 
 let ecr: Ecr;
 let cc: CodeCommit;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImagewrightError } from '@imagewright/core';
 import { shellQuote } from '@imagewright/core';
-import { AWSCLI, type CodeCommit, type Ecr, type Registry, requireAwscli, startCodeCommit, startEcr, startRegistry } from '@imagewright/testing';
+import { AWSCLI, type CodeCommit, type Ecr, GLOBAL_HELPER_TRACE, type Registry, requireAwscli, startCodeCommit, startEcr, startRegistry, TRAPPED_GITCONFIG } from '@imagewright/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { assumeRoleExports } from './exports';
 import { CREDENTIAL_HELPER_SCRIPT, cloneSecrets, commitFile, pushSecrets } from './repository';
@@ -22,12 +22,7 @@ let home: string;
 let env: NodeJS.ProcessEnv;
 
 const GLOBAL_CONFIG = [
-  '[user]',
-  '\tname = Dana Deployer',
-  '\temail = dana@example.org',
-  '[credential]',
-  // A global helper that would leave a trace if git ever asked it for the secrets repository.
-  '\thelper = "!f() { echo \\"$@\\" >> \\"$HOME/global-helper-called\\"; }; f"',
+  TRAPPED_GITCONFIG.trimEnd(),
   '[alias]',
   '\tst = status --short',
   '[core]',
@@ -83,7 +78,7 @@ afterAll(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 beforeEach(() => {
-  rmSync(join(home, 'global-helper-called'), { force: true });
+  rmSync(join(home, GLOBAL_HELPER_TRACE), { force: true });
 });
 
 describe('cloneSecrets, commitFile, pushSecrets through the CodeCommit stand-in', () => {
@@ -111,7 +106,7 @@ describe('cloneSecrets, commitFile, pushSecrets through the CodeCommit stand-in'
     // The global config is byte for byte what it was, and its helper was never run.
     expect(await globalList()).toBe(before.list);
     expect(globalBytes().equals(before.bytes)).toBe(true);
-    expect(existsSync(join(home, 'global-helper-called'))).toBe(false);
+    expect(existsSync(join(home, GLOBAL_HELPER_TRACE))).toBe(false);
 
     const origin = new URL(cc.endpoint).origin;
     const helper = `!${[process.execPath, CREDENTIAL_HELPER_SCRIPT, '--role-arn', ADMIN_ARN, '--ignore-host-check'].map(shellQuote).join(' ')}`;
@@ -156,7 +151,7 @@ describe('cloneSecrets, commitFile, pushSecrets through the CodeCommit stand-in'
 
     expect(await globalList()).toBe(before.list);
     expect(globalBytes().equals(before.bytes)).toBe(true);
-    expect(existsSync(join(home, 'global-helper-called'))).toBe(false);
+    expect(existsSync(join(home, GLOBAL_HELPER_TRACE))).toBe(false);
   });
 
   it('the original flow: eval $(secrets-get-exports), then a clone with those credentials (no role in the config)', async () => {
@@ -194,7 +189,7 @@ describe('cloneSecrets, commitFile, pushSecrets through the CodeCommit stand-in'
     mkdirSync(dir, { recursive: true });
     await rejection(cloneSecrets({ url: cc.urlOf('no-such-secrets'), dir, codecommit: true, env }));
     expect(readdirSync(dir)).toEqual([]);
-    expect(existsSync(join(home, 'global-helper-called'))).toBe(false);
+    expect(existsSync(join(home, GLOBAL_HELPER_TRACE))).toBe(false);
   });
 
   it('refuses a target that exists and is not empty (usage; nothing touched) and a bad ADMIN_ARN', async () => {

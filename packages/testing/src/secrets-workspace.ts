@@ -15,6 +15,22 @@ export const SOPS_IDENTITIES: readonly string[] = KEYS_TEXT.split('\n').filter((
 /** Their public keys (age1…), in the same order: the fixtures list their recipients in that order too. */
 export const SOPS_RECIPIENTS: readonly string[] = [...KEYS_TEXT.matchAll(/^# public key: (age1\S+)$/gm)].map((m) => m[1]!);
 
+/** Where TRAPPED_GITCONFIG's global credential helper leaves its trace under HOME when git calls it. */
+export const GLOBAL_HELPER_TRACE = 'global-helper-called';
+
+/**
+ * A user's global git config for tests that must not touch it: an identity and a global credential
+ * helper that leaves a trace (HOME/GLOBAL_HELPER_TRACE) if git ever asks it for the secrets repository.
+ */
+export const TRAPPED_GITCONFIG = [
+  '[user]',
+  '\tname = Dana Deployer',
+  '\temail = dana@example.org',
+  '[credential]',
+  `\thelper = "!f() { echo \\"$@\\" >> \\"$HOME/${GLOBAL_HELPER_TRACE}\\"; }; f"`,
+  '',
+].join('\n');
+
 export interface SecretsWorkspace {
   /** The temp folder holding all below; removed by remove(). */
   work: string;
