@@ -29,9 +29,7 @@ unless --no-commit. --json: {file, groups: [[{type, recipient | arn, role, conte
   },
   engineVersion,
   async run(ctx) {
-    const { readFileSync, existsSync } = require('node:fs') as typeof import('node:fs');
     const { resolve } = require('node:path') as typeof import('node:path');
-    const { shownPath } = require('@imagewright/core') as typeof import('@imagewright/core');
     const secrets = require('@imagewright/secrets') as typeof import('@imagewright/secrets');
     const { env, out, values } = ctx;
     const add = ((values.add as string[] | undefined) ?? []).map((r) => secrets.parseRecipient(r, '--add'));
@@ -46,8 +44,7 @@ unless --no-commit. --json: {file, groups: [[{type, recipient | arn, role, conte
     const format = inputType(ctx) ?? secrets.formatOf(target);
     const changing = add.length || remove.length || values.rotate;
     if (!changing) {
-      if (!existsSync(target)) throw usageError(`${shownPath(target)}: no such file: allowed an existing sops file`);
-      const doc = secrets.readEncrypted(readFileSync(target), format, shownPath(target));
+      const { doc } = secrets.readSecrets(target, format);
       const groups = secrets.recipientsOf(doc.metadata);
       if (out.json) {
         out.printJson({ file: target, groups, ...(doc.metadata.shamirThreshold ? { shamirThreshold: doc.metadata.shamirThreshold } : {}) });

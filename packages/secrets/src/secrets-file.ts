@@ -42,14 +42,19 @@ export interface OpenOptions {
   format?: Format;
 }
 
-/** Reads and decrypts `path`; a missing file is a usage error, a file we cannot open a failure. */
-export async function openSecrets(path: string, options: OpenOptions = {}): Promise<SecretsFile> {
+/** Reads `path` without decrypting it (its metadata: recipients, no key needed); a missing file is a usage error. */
+export function readSecrets(path: string, format?: Format): Pick<SecretsFile, 'path' | 'name' | 'format' | 'doc'> {
   const abs = resolve(path);
   const name = shownPath(abs);
   if (!existsSync(abs)) throw usageError(`${name}: no such file: allowed an existing sops file (secrets-edit makes a new one)`);
   if (!statSync(abs).isFile()) throw usageError(`${name}: not a file: allowed a sops file`);
-  const format = options.format ?? formatOf(abs);
-  const doc = readEncrypted(readFileSync(abs), format, name);
+  const chosen = format ?? formatOf(abs);
+  return { path: abs, name, format: chosen, doc: readEncrypted(readFileSync(abs), chosen, name) };
+}
+
+/** Reads and decrypts `path`; a missing file is a usage error, a file we cannot open a failure. */
+export async function openSecrets(path: string, options: OpenOptions = {}): Promise<SecretsFile> {
+  const { path: abs, name, format, doc } = readSecrets(path, options.format);
   const dataKey = await unwrapDataKey(doc.metadata, name, { env: options.env });
   const plain = decryptDocument(doc, dataKey, name);
   return { path: abs, name, format, doc, dataKey, plain };
